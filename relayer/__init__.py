@@ -1,0 +1,1 @@
+"""Dari relayer: watches the registry and public chains, decides, gathers attestations and delivers."""

@@ -1,0 +1,5 @@
+"""``python -m relayer`` runs the ``dari`` command line."""
+
+from relayer.cli import main
+
+main()

@@ -1,0 +1,164 @@
+"""Typed configuration, loaded once from TOML; secrets are named (key file or env var), never held."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from relayer.errors import ConfigError, SecretError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///.dari/dari.db"
+DATABASE_URL_ENV = "DARI_DATABASE_URL"
+
+Address = Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+ChainId = Annotated[int, Field(gt=0, lt=2**64)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """Where a secret lives: a file (path relative to the config file) or an environment variable."""
+
+    key_file: Path | None = None
+    key_env: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.key_file is None) == (self.key_env is None):
+            raise ValueError("give exactly one of key_file or key_env")
+        return self
+
+    def read(self) -> str:
+        """The secret's text, stripped; raises `SecretError` naming the source, never the value."""
+        if self.key_env is not None:
+            value = os.environ.get(self.key_env)
+            if not value:
+                raise SecretError(f"environment variable {self.key_env} is not set")
+            return value.strip()
+        if self.key_file is None:
+            raise SecretError("secret has neither key_file nor key_env")
+        try:
+            return self.key_file.read_text().strip()
+        except OSError as exc:
+            raise SecretError(f"cannot read key file {self.key_file}: {exc.strerror}") from exc
+
+
+class DatabaseConfig(_Model):
+    """``url``: SQLAlchemy URL; ``sqlite:///`` and ``postgresql://`` get their async drivers."""
+
+    url: str = DEFAULT_DATABASE_URL
+
+
+class ChainConfig(_Model):
+    """One EVM chain the relayer reads from or writes to."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+    chain_id: ChainId
+    rpc_url: Annotated[str, Field(pattern=r"^(http|https|ws|wss)://\S+$")]
+    confirmations: Annotated[int, Field(ge=0, le=10_000)]
+    poll_interval: Annotated[float, Field(gt=0, le=60)] = 1.0
+    contracts: dict[str, Address] = Field(default_factory=dict)
+
+
+class RelayerConfig(_Model):
+    """The relayer's own transaction key."""
+
+    signer: SecretRef
+
+
+class ApiConfig(_Model):
+    """The HTTP API served by ``dari relay``; ``token`` guards every state-changing route."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    token: SecretRef | None = None
+
+
+class LogConfig(_Model):
+    """Structured logging: human-readable console lines or one JSON object per line."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["console", "json"] = "console"
+
+
+class Config(_Model):
+    """The whole configuration of a relayer or attestor process."""
+
+    database: DatabaseConfig = DatabaseConfig()
+    registry: ChainConfig
+    public: Annotated[list[ChainConfig], Field(min_length=1)]
+    relayer: RelayerConfig | None = None
+    api: ApiConfig = ApiConfig()
+    log: LogConfig = LogConfig()
+
+    @model_validator(mode="after")
+    def _distinct_chains(self) -> Config:
+        chains = [self.registry, *self.public]
+        ids = [c.chain_id for c in chains]
+        names = [c.name for c in chains]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"chain ids must be distinct, got {ids}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"chain names must be distinct, got {names}")
+        return self
+
+    def chain(self, chain_id: int) -> ChainConfig:
+        """The configured chain with ``chain_id``; `KeyError` when there is none."""
+        for chain in (self.registry, *self.public):
+            if chain.chain_id == chain_id:
+                return chain
+        raise KeyError(chain_id)
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(item)
+    return ".".join(parts) or "(root)"
+
+
+def _resolve_key_files(raw: object, base: Path) -> object:
+    """Makes every relative ``key_file`` relative to the config file's directory."""
+    if isinstance(raw, dict):
+        out = {k: _resolve_key_files(v, base) for k, v in raw.items()}
+        key_file = out.get("key_file")
+        if isinstance(key_file, str) and not Path(key_file).is_absolute():
+            out["key_file"] = str(base / key_file)
+        return out
+    if isinstance(raw, list):
+        return [_resolve_key_files(v, base) for v in raw]
+    return raw
+
+
+def parse_config(raw: dict[str, object], source: str = "<config>", base: Path | None = None) -> Config:
+    """Validates a parsed TOML document; raises `ConfigError` listing every problem with its key path."""
+    data = _resolve_key_files(raw, base) if base is not None else raw
+    env_url = os.environ.get(DATABASE_URL_ENV)
+    if env_url and isinstance(data, dict):
+        database = data.get("database")
+        data = {**data, "database": {**(database if isinstance(database, dict) else {}), "url": env_url}}
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_key_path(e['loc'])}: {e['msg']}" for e in exc.errors()]
+        raise ConfigError(source, problems) from None
+
+
+def load_config(path: Path) -> Config:
+    """Reads and validates the TOML file at ``path``."""
+    try:
+        raw = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(raw, str(path), path.resolve().parent)

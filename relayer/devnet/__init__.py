@@ -1,0 +1,1 @@
+"""Local three-chain devnet: anvil processes, deployment, seeding, manifest and config."""

@@ -1,0 +1,142 @@
+"""`dari devnet up` / `down`: start, deploy, seed, describe, and stop exactly what was started."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from relayer.config import parse_config
+from relayer.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
+from relayer.devnet.cast import devnet_account, key_hex
+from relayer.devnet.deploy import RunningChain, deploy_and_seed
+from relayer.devnet.manifest import ChainEntry, Manifest
+from relayer.devnet.processes import ProcessRecord, ProcessTable, is_alive
+from relayer.errors import DevnetError, DevnetRunning
+
+START_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class DevnetLayout:
+    """Files of one devnet directory."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "devnet.json"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dari.toml"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    @property
+    def keys(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def processes(self) -> ProcessTable:
+        return ProcessTable(self.root / "run")
+
+
+async def _start_chain(layout: DevnetLayout, spec: ChainSpec) -> RunningChain:
+    name, chain_id = spec.name, spec.chain_id
+    log = layout.logs / f"{name}.log"
+    for _attempt in range(START_ATTEMPTS):
+        port = free_port()
+        proc = layout.processes.spawn(name, anvil_argv(spec, port), log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            await wait_ready(url, chain_id, lambda p=proc: p.poll() is None, log)  # type: ignore[misc]
+            return RunningChain(name, chain_id, url)
+        except DevnetError:
+            if proc.poll() is None:  # answering with the wrong chain id: kill ours, try another port
+                proc.kill()
+            proc.wait()
+            (layout.processes.run_dir / f"{name}.pid").unlink(missing_ok=True)
+    raise DevnetError(f"anvil for {name} did not start after {START_ATTEMPTS} attempts; see {log}")
+
+
+def _write_key(path: Path, key_hex: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(key_hex + "\n")
+
+
+def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> None:
+    _write_key(layout.keys / "relayer.key", key_hex(devnet_account("relayer")))
+    _write_key(layout.keys / "api.token", secrets.token_hex(16))
+    specs = {s.name: s for s in DEVNET_CHAINS}
+
+    def chain(entry: ChainEntry) -> dict[str, object]:
+        spec = specs[entry.name]
+        return {
+            "name": entry.name,
+            "chain_id": entry.chain_id,
+            "rpc_url": entry.rpc_url,
+            "confirmations": spec.confirmations,
+            "poll_interval": 0.2 if spec.permissioned else 0.5,
+            "contracts": entry.contracts,
+        }
+
+    document = {
+        "database": {"url": f"sqlite+aiosqlite:///{(layout.root / 'dari.db').resolve()}"},
+        "registry": chain(manifest.registry),
+        "public": [chain(c) for c in manifest.public],
+        "relayer": {"signer": {"key_file": str((layout.keys / "relayer.key").resolve())}},
+        "api": {
+            "host": "127.0.0.1",
+            "port": api_port,
+            "token": {"key_file": str((layout.keys / "api.token").resolve())},
+        },
+        "log": {"level": "info", "format": "json"},
+    }
+    parse_config(document, str(layout.config))  # the devnet never writes a config it would reject
+    layout.config.write_text(
+        "# Written by `dari devnet up`: a complete configuration for this devnet (devnet keys only).\n"
+        + tomli_w.dumps(document)
+    )
+
+
+async def up(root: Path, *, block_time: int = 1) -> Manifest:
+    """Starts the chains, deploys and seeds, writes the manifest and config; on failure nothing is
+    left running."""
+    layout = DevnetLayout(root)
+    running = layout.processes.running()
+    if running:
+        pids = ", ".join(f"{r.name}={r.pid}" for r in running)
+        raise DevnetRunning(f"a devnet is already running in {root} ({pids}); stop it with `dari devnet down`")
+    layout.processes.stop_all()  # clears stale pid files of a crashed devnet
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        chains = await asyncio.gather(*(_start_chain(layout, spec) for spec in DEVNET_CHAINS))
+        registry, public = chains[0], list(chains[1:])
+        manifest = await deploy_and_seed(registry, public)
+        await asyncio.gather(*(set_block_time(c.rpc_url, block_time) for c in public))
+        api_port = free_port()
+        _write_config(layout, manifest, api_port)
+        manifest.write(layout.manifest)
+        return manifest
+    except BaseException:
+        layout.processes.stop_all()
+        raise
+
+
+def down(root: Path) -> list[ProcessRecord]:
+    """Stops every process recorded in ``root``; returns those that were running."""
+    return DevnetLayout(root).processes.stop_all()
+
+
+def status(root: Path) -> list[tuple[ProcessRecord, bool]]:
+    """Every recorded process with whether it still runs."""
+    return [(r, is_alive(r)) for r in DevnetLayout(root).processes.records()]

@@ -1,0 +1,77 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL), a fresh anvil, artifacts."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import subprocess
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from relayer.devnet.anvil import ChainSpec, anvil_argv, free_port, wait_ready
+from relayer.devnet.cast import DEPLOYER_KEY
+from relayer.evm.artifacts import Artifacts, load_artifacts
+from relayer.evm.client import ChainClient, RevertDecoder
+from tests.support import postgres
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[str]:
+    """Admin URL of the PostgreSQL server the tests use (see tests/support/postgres.py)."""
+    with postgres.admin_url() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'dari.db'}"
+        return
+    admin = request.getfixturevalue("pg_admin")
+    name = f"dari_test_{secrets.token_hex(6)}"
+    asyncio.run(postgres.create_database(admin, name))
+    try:
+        yield postgres.with_database(admin, name)
+    finally:
+        asyncio.run(postgres.drop_database(admin, name))
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Artifacts:
+    return load_artifacts()
+
+
+@pytest.fixture
+def anvil_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh automining anvil (chain id 31337), stopped after the test."""
+    port = free_port()
+    log = tmp_path / "anvil.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            anvil_argv(ChainSpec("test", 31337, permissioned=False, confirmations=0), port),
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(wait_ready(url, 31337, lambda: proc.poll() is None, log))
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+async def chain(anvil_url: str, artifacts: Artifacts) -> AsyncIterator[ChainClient]:
+    async with ChainClient(anvil_url, RevertDecoder.from_artifacts(artifacts)) as client:
+        yield client
+
+
+@pytest.fixture
+def deployer() -> LocalAccount:
+    account: LocalAccount = Account.from_key(DEPLOYER_KEY)
+    return account
