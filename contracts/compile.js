@@ -88,6 +88,9 @@ const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImpo
 const problems = output.errors || [];
 for (const problem of problems) process.stderr.write(problem.formattedMessage || problem.message);
 if (problems.some((p) => p.severity === 'error')) fail('compilation failed');
+// our own sources compile without warnings; dependencies' warnings are shown but not fatal
+const ours = (p) => p.sourceLocation && p.sourceLocation.file in sources;
+if (problems.some((p) => p.severity === 'warning' && ours(p))) fail('warnings in contracts/ (fix them)');
 
 const contracts = {};
 for (const unit of Object.keys(output.contracts || {}).sort()) {

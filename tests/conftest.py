@@ -16,6 +16,7 @@ from relayer.devnet.anvil import ChainSpec, anvil_argv, free_port, wait_ready
 from relayer.devnet.cast import DEPLOYER_KEY
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
+from tests.contracts.system import System, deploy_system
 from tests.support import postgres
 
 
@@ -75,3 +76,9 @@ async def chain(anvil_url: str, artifacts: Artifacts) -> AsyncIterator[ChainClie
 def deployer() -> LocalAccount:
     account: LocalAccount = Account.from_key(DEPLOYER_KEY)
     return account
+
+
+@pytest.fixture
+async def system(chain: ChainClient, artifacts: Artifacts, deployer: LocalAccount) -> System:
+    """A full deployment (registry and public side) on a fresh anvil."""
+    return await deploy_system(chain, artifacts, deployer)
