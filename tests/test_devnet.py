@@ -66,7 +66,8 @@ def test_registry_is_zero_gas_and_public_chains_mine_blocks(devnet: Path) -> Non
 def test_manifest_matches_the_running_chains(devnet: Path, artifacts: Artifacts) -> None:
     manifest = Manifest.read(devnet / "devnet.json")
     w3 = Web3(Web3.HTTPProvider(manifest.registry.rpc_url))
-    assert set(manifest.registry.contracts) >= {"investorRegistry"}
+    assert set(manifest.registry.contracts) == {"investorRegistry", "walletLinks", "attestorSet", "escrow"}
+    assert all(set(c.contracts) == {"attestorSet", "holderRegistry", "gateway"} for c in manifest.public)
     for address in manifest.registry.contracts.values():
         assert len(w3.eth.get_code(Web3.to_checksum_address(address))) > 0
     registry = w3.eth.contract(
@@ -91,7 +92,11 @@ def test_manifest_json_has_the_spec_shape(devnet: Path) -> None:
     assert [p["name"] for p in raw["public"]] == ["ethereum", "rollup"]
     investor = raw["investors"][0]
     assert set(investor) == {"name", "country", "class", "registryAddress", "registryKey", "wallets"}
-    assert set(next(iter(investor["wallets"].values()))) == {"address", "key", "linked"}
+    assert set(next(iter(investor["wallets"].values()))) == {"address", "key", "linked", "eligible"}
+    assert {s["assetClass"] for s in raw["securities"]} >= {"equity", "debt"}
+    assert all(set(s["wrapped"]) == {"31337", "31338"} for s in raw["securities"])
+    countries = {i["country"] for i in raw["investors"]}
+    assert len(countries) >= 4
 
 
 def test_config_written_for_the_devnet_is_valid(devnet: Path) -> None:

@@ -43,7 +43,12 @@ abstract contract Freezable is AccessControl {
     function unfreezePartialTokens(address wallet, uint256 amount) external onlyRole(AGENT_ROLE) {
         uint256 frozen = _frozenTokens[wallet];
         if (amount > frozen) revert FreezeExceedsFrozen(wallet, amount, frozen);
-        _frozenTokens[wallet] = frozen - amount;
+        _unfreeze(wallet, amount);
+    }
+
+    /// @dev Releases `amount` (<= frozen) frozen units of `wallet`.
+    function _unfreeze(address wallet, uint256 amount) internal {
+        _frozenTokens[wallet] -= amount;
         emit TokensUnfrozen(wallet, amount);
     }
 }

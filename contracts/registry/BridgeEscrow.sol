@@ -24,17 +24,19 @@ contract BridgeEscrow is Attested, DirectionalPausable {
         Refunded
     }
 
+    /// @dev token and status share one storage slot.
     struct Request {
         address token;
+        RequestStatus status;
         address sender;
         uint256 amount;
-        RequestStatus status;
     }
 
     uint64 private _nextNonce = 1;
     mapping(uint64 nonce => Request) private _requests;
     mapping(address token => uint256) private _locked;
     mapping(bytes32 securityId => address token) private _tokens;
+    mapping(address token => bool) private _listed;
     mapping(uint256 chainId => bool) private _destinations;
     mapping(uint256 sourceChainId => mapping(uint64 sourceNonce => bool)) private _released;
 
@@ -70,7 +72,9 @@ contract BridgeEscrow is Attested, DirectionalPausable {
     /// @notice Lists `token` (a SecurityToken) for bridging under its security id.
     function listSecurity(SecurityToken token) external onlyRole(DEFAULT_ADMIN_ROLE) {
         bytes32 id = token.securityId();
+        _listed[_tokens[id]] = false;
         _tokens[id] = address(token);
+        _listed[address(token)] = true;
         emit SecurityListed(id, address(token));
     }
 
@@ -87,14 +91,12 @@ contract BridgeEscrow is Attested, DirectionalPausable {
         whenOutboundOpen
         returns (uint64 nonce)
     {
-        if (token == address(0) || _tokens[SecurityToken(token).securityId()] != token) {
-            revert EscrowTokenUnlisted(token);
-        }
+        if (!_listed[token]) revert EscrowTokenUnlisted(token);
         if (!_destinations[destChainId]) revert EscrowDestinationUnsupported(destChainId);
         if (amount == 0) revert EscrowAmountZero();
         if (recipient == address(0)) revert EscrowRecipientZero();
         nonce = _nextNonce++;
-        _requests[nonce] = Request(token, msg.sender, amount, RequestStatus.Pending);
+        _requests[nonce] = Request(token, RequestStatus.Pending, msg.sender, amount);
         _locked[token] += amount;
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         emit BridgeOutRequested(nonce, token, msg.sender, amount, destChainId, recipient);

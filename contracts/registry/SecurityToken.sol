@@ -19,6 +19,10 @@ contract SecurityToken is ERC20, Pausable, Freezable, TransferErrors {
 
     event EscrowSet(address indexed escrow);
 
+    /// @notice Units reach the escrow only through the escrow itself (`bridgeOut`), never by a plain
+    ///         transfer, so every escrowed unit is accounted for in `lockedBalance` (INV-001).
+    error TransferToEscrowDirect(address from);
+
     constructor(
         string memory name_,
         string memory symbol_,
@@ -70,7 +74,12 @@ contract SecurityToken is ERC20, Pausable, Freezable, TransferErrors {
     }
 
     /// @notice Agent transfer (court order, recovery): ignores freezes, still requires a verified recipient.
+    ///         Frozen units it moves are unfrozen, so frozen units never exceed the balance.
     function forcedTransfer(address from, address to, uint256 amount) external onlyRole(AGENT_ROLE) {
+        uint256 balance = balanceOf(from);
+        uint256 frozen = getFrozenTokens(from);
+        uint256 free = balance > frozen ? balance - frozen : 0;
+        if (amount > free) _unfreeze(from, amount - free > frozen ? frozen : amount - free);
         _forced = true;
         _transfer(from, to, amount);
         _forced = false;
@@ -92,6 +101,7 @@ contract SecurityToken is ERC20, Pausable, Freezable, TransferErrors {
             if (from != address(0)) _checkSender(from, value);
         }
         if (to != address(0)) {
+            if (to == _escrow && msg.sender != _escrow) revert TransferToEscrowDirect(from);
             if (to != _escrow && !_identityRegistry.isVerified(to)) revert TransferToUnverified(to);
             if (!_forced && isFrozen(to)) revert TransferFrozen(to);
         }

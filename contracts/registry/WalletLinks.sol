@@ -16,7 +16,7 @@ contract WalletLinks is EIP712 {
 
     /// @notice `investor` asked to link `wallet` on `chainId`; the wallet proved control.
     event WalletLinkRequested(address indexed investor, uint256 indexed chainId, address indexed wallet);
-    /// @notice `investor` removed its link on `chainId`.
+    /// @notice `investor`'s link on `chainId` to `wallet` ended (unlinked, or replaced by a new link).
     event WalletUnlinked(address indexed investor, uint256 indexed chainId, address indexed wallet);
 
     error LinkInvestorUnverified(address investor);
@@ -37,6 +37,8 @@ contract WalletLinks is EIP712 {
         if (deadline < block.timestamp) revert LinkProofExpired(deadline);
         bytes32 digest = _hashTypedDataV4(Messages.hashWalletLink(msg.sender, chainId, wallet, deadline));
         if (!SignatureChecker.isValidSignatureNow(wallet, digest, proof)) revert LinkProofInvalid(wallet);
+        address previous = _links[msg.sender][chainId];
+        if (previous != address(0) && previous != wallet) emit WalletUnlinked(msg.sender, chainId, previous);
         _links[msg.sender][chainId] = wallet;
         emit WalletLinkRequested(msg.sender, chainId, wallet);
     }

@@ -29,12 +29,14 @@ def devnet_account(*purpose: str) -> LocalAccount:
 
 @dataclass(frozen=True)
 class CastMember:
-    """A demo investor: residency, class, and the public chains whose wallet should be linked."""
+    """A demo investor: residency, class, the public chains whose wallet is linked, and whether the
+    seed whitelists those wallets (the one ineligible investor's bridge-out is refunded)."""
 
     name: str
     country: str
     investor_class: str
     wallets: tuple[str, ...]
+    eligible: bool = True
 
     @property
     def investor_id(self) -> bytes:
@@ -59,5 +61,38 @@ CAST = (
     CastMember("Lena Fischer", "DE", "professional", ("ethereum", "rollup")),
     CastMember("Wei Tan", "SG", "accredited", ("rollup",)),
     CastMember("Yuki Sato", "JP", "professional", ("rollup",)),
-    CastMember("Bob Miller", "US", "general", ("ethereum",)),
+    CastMember("Bob Miller", "US", "general", ("ethereum",), eligible=False),
+)
+
+ATTESTOR_IDS = ("att-1", "att-2", "att-3")
+ATTESTOR_THRESHOLD = 2
+
+
+def attestor_account(attestor_id: str) -> LocalAccount:
+    """The devnet secp256k1 key of attestor ``attestor_id``."""
+    return devnet_account("attestor", attestor_id)
+
+
+@dataclass(frozen=True)
+class DevnetSecurity:
+    """A security the devnet issues, with the units every investor receives."""
+
+    isin: str
+    name: str
+    symbol: str
+    asset_class: str
+    decimals: int
+    units_per_investor: int
+
+    @property
+    def security_id(self) -> bytes:
+        return keccak(text=f"dari/security/{self.isin}")
+
+
+SECURITIES = (
+    DevnetSecurity("KR7005930003", "Hanbit Semiconductor common share", "HBS", "equity", 0, 1_000),
+    DevnetSecurity("KR6000001234", "Seoul Green Bond 2029", "SGB29", "debt", 2, 5_000_00),
+    DevnetSecurity(
+        "KRZ500000017", "Han River Real Estate Trust beneficiary certificate", "HRT", "real-estate-trust", 0, 200
+    ),
 )

@@ -51,9 +51,12 @@ class SecurityEntry:
 
 @dataclass(frozen=True)
 class WalletEntry:
+    """A public-chain wallet: linked on the registry; eligible when the seed whitelisted it."""
+
     address: str
     key: str
     linked: bool
+    eligible: bool
 
 
 @dataclass(frozen=True)

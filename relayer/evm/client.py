@@ -9,6 +9,7 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
+from eth_utils.address import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
@@ -52,7 +53,11 @@ class RevertDecoder:
         if entry is None:
             return ContractReverted("Unknown", ("0x" + raw.hex(),))
         types = [i["type"] if i["type"] != "tuple" else _tuple_type(i) for i in entry["inputs"]]
-        return ContractReverted(entry["name"], tuple(abi_decode(types, raw[4:])))
+        values = abi_decode(types, raw[4:])
+        return ContractReverted(
+            entry["name"],
+            tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)),
+        )
 
 
 def _tuple_type(item: dict[str, Any]) -> str:

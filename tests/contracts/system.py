@@ -118,9 +118,7 @@ class System:
             await self.transact(self.token(spec).functions.mint(account.address, units))
         return account
 
-    async def bridge_out(
-        self, investor: LocalAccount, amount: int, recipient: str, spec: SecuritySpec = EQUITY
-    ) -> int:
+    async def bridge_out(self, investor: LocalAccount, amount: int, recipient: str, spec: SecuritySpec = EQUITY) -> int:
         """Approves and bridges out; returns the request nonce."""
         token = self.token(spec)
         await self.transact(token.functions.approve(self.registry.escrow, amount), investor)
