@@ -1,59 +1,24 @@
-"""The ``dari`` command line. Exit codes: 0 success, 1 negative answer or failure, 2 usage or configuration error."""
+"""`dari devnet up|down|status`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
-from relayer.config import load_config
-from relayer.errors import ConfigError, DariError, DevnetRunning
+from relayer.cli import err, fails_cleanly, json_option, out, print_json
 
 DEFAULT_DEVNET_DIR = Path(".dari/devnet")
-F = TypeVar("F", bound=Callable[..., Any])
-
-out = Console()
-err = Console(stderr=True)
-
-
-def _fails_cleanly(fn: F) -> F:
-    """Turns the package's own errors into a message and the SPEC exit code."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (ConfigError, DevnetRunning) as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            sys.exit(2)
-        except DariError as exc:
-            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
-            sys.exit(1)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _print_json(value: object) -> None:
-    click.echo(json.dumps(value, indent=2))
 
 
 @click.group()
-@click.version_option(package_name="dari")
-def main() -> None:
-    """Dari: a compliance-enforcing bridge for tokenized securities."""
-
-
-@main.group()
 def devnet() -> None:
     """A local three-chain devnet (registry 820001, ethereum 31337, rollup 31338)."""
 
@@ -62,7 +27,6 @@ dir_option = click.option(
     "--dir", "root", type=click.Path(path_type=Path), default=DEFAULT_DEVNET_DIR, show_default=True,
     help="Devnet directory (manifest, config, keys, logs, pid files).",
 )  # fmt: skip
-json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
 @devnet.command("up")
@@ -73,7 +37,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
     "--block-time", type=click.IntRange(1, 60), default=1, show_default=True, help="Public chains' block time (s)."
 )
 @json_option
-@_fails_cleanly
+@fails_cleanly
 def devnet_up(root: Path, detach: bool, no_relayer: bool, block_time: int, as_json: bool) -> None:
     """Start the chains, deploy and seed, write D/devnet.json and D/dari.toml."""
     from relayer.devnet import control
@@ -82,7 +46,7 @@ def devnet_up(root: Path, detach: bool, no_relayer: bool, block_time: int, as_js
         with err.status("starting devnet: chains, contracts, seed data"):
             manifest = asyncio.run(control.up(root, block_time=block_time))
         if as_json:
-            _print_json(manifest.to_json())
+            print_json(manifest.to_json())
         else:
             _print_manifest(manifest, root)
         if detach:
@@ -123,14 +87,14 @@ def _print_manifest(manifest: Any, root: Path) -> None:
 @devnet.command("down")
 @dir_option
 @json_option
-@_fails_cleanly
+@fails_cleanly
 def devnet_down(root: Path, as_json: bool) -> None:
     """Stop every process this devnet started (and nothing else)."""
     from relayer.devnet import control
 
     stopped = control.down(root)
     if as_json:
-        _print_json({"stopped": [{"name": r.name, "pid": r.pid} for r in stopped]})
+        print_json({"stopped": [{"name": r.name, "pid": r.pid} for r in stopped]})
     elif stopped:
         out.print("stopped " + ", ".join(f"{r.name} (pid {r.pid})" for r in stopped))
     else:
@@ -140,14 +104,14 @@ def devnet_down(root: Path, as_json: bool) -> None:
 @devnet.command("status")
 @dir_option
 @json_option
-@_fails_cleanly
+@fails_cleanly
 def devnet_status(root: Path, as_json: bool) -> None:
     """Show the devnet's processes; exit 1 when none runs."""
     from relayer.devnet import control
 
     rows = control.status(root)
     if as_json:
-        _print_json({"processes": [{"name": r.name, "pid": r.pid, "running": alive} for r, alive in rows]})
+        print_json({"processes": [{"name": r.name, "pid": r.pid, "running": alive} for r, alive in rows]})
     else:
         for record, alive in rows:
             out.print(f"{record.name:10} pid {record.pid:<8} {'running' if alive else 'exited'}")
@@ -155,48 +119,3 @@ def devnet_status(root: Path, as_json: bool) -> None:
             out.print(f"no devnet in {root}")
     if not any(alive for _r, alive in rows):
         sys.exit(1)
-
-
-@main.group("config")
-def config_group() -> None:
-    """Configuration files."""
-
-
-@config_group.command("check")
-@click.argument("file", type=click.Path(path_type=Path))
-@_fails_cleanly
-def config_check(file: Path) -> None:
-    """Validate FILE; every problem is listed with its key path (exit 2 when invalid)."""
-    try:
-        load_config(file)
-    except ConfigError as exc:
-        err.print(f"[red]{exc.source}[/red]: {len(exc.problems)} problem(s)")
-        for problem in exc.problems:
-            err.print(f"  {problem}", highlight=False)
-        sys.exit(2)
-    out.print(f"{file}: valid")
-
-
-@main.group("db")
-def db_group() -> None:
-    """The relayer's database."""
-
-
-@db_group.command("upgrade")
-@click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
-@_fails_cleanly
-def db_upgrade(config_file: Path) -> None:
-    """Apply every pending migration to the configured database."""
-    from relayer import db
-
-    config = load_config(config_file)
-
-    async def run() -> str | None:
-        engine = db.create_engine(config.database.url)
-        try:
-            await db.upgrade(engine)
-            return await db.current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    out.print(f"database at revision {asyncio.run(run())}")

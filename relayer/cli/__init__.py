@@ -1,0 +1,59 @@
+"""The ``dari`` command line. Exit codes: 0 success, 1 negative answer or failure, 2 usage or configuration
+error, 3 reconciliation imbalance. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from relayer.errors import ConfigError, DariError, DevnetRunning
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console()
+err = Console(stderr=True)
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+def fails_cleanly(fn: F) -> F:
+    """Turns the package's own errors into a message and the SPEC exit code."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DevnetRunning) as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            sys.exit(2)
+        except DariError as exc:
+            err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(value: object) -> None:
+    click.echo(json.dumps(value, indent=2))
+
+
+@click.group()
+@click.version_option(package_name="dari")
+def main() -> None:
+    """Dari: a compliance-enforcing bridge for tokenized securities."""
+
+
+def _register() -> None:
+    from relayer.cli import admin, devnet
+
+    main.add_command(devnet.devnet)
+    main.add_command(admin.config_group)
+    main.add_command(admin.db_group)
+
+
+_register()
