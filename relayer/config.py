@@ -80,6 +80,12 @@ class ApiConfig(_Model):
     token: SecretRef | None = None
 
 
+class TransparencyConfig(_Model):
+    """The transparency log's ed25519 signing key (0x-hex 32-byte seed), which signs tree heads."""
+
+    signer: SecretRef
+
+
 class LogConfig(_Model):
     """Structured logging: human-readable console lines or one JSON object per line."""
 
@@ -95,7 +101,8 @@ class Config(_Model):
     public: Annotated[list[ChainConfig], Field(min_length=1)]
     relayer: RelayerConfig | None = None
     api: ApiConfig = ApiConfig()
-    log: LogConfig = LogConfig()
+    transparency: TransparencyConfig | None = None
+    logging: LogConfig = LogConfig()
 
     @model_validator(mode="after")
     def _distinct_chains(self) -> Config:

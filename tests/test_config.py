@@ -31,7 +31,7 @@ def test_defaults() -> None:
     config = parse_config(minimal())
     assert config.database.url == DEFAULT_DATABASE_URL
     assert config.api.port == 8080
-    assert config.log.level == "info"
+    assert config.logging.level == "info"
 
 
 def test_every_problem_is_reported_with_its_key_path() -> None:

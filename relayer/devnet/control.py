@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tomli_w
+from eth_utils.crypto import keccak
 
 from relayer.config import parse_config
 from relayer.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
@@ -76,6 +77,7 @@ def _write_key(path: Path, key_hex: str) -> None:
 def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> None:
     _write_key(layout.keys / "relayer.key", key_hex(devnet_account("relayer")))
     _write_key(layout.keys / "api.token", secrets.token_hex(16))
+    _write_key(layout.keys / "log.key", "0x" + keccak(text="dari-devnet/transparency-log").hex())
     specs = {s.name: s for s in DEVNET_CHAINS}
 
     def chain(entry: ChainEntry) -> dict[str, object]:
@@ -99,7 +101,8 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
             "port": api_port,
             "token": {"key_file": str((layout.keys / "api.token").resolve())},
         },
-        "log": {"level": "info", "format": "json"},
+        "transparency": {"signer": {"key_file": str((layout.keys / "log.key").resolve())}},
+        "logging": {"level": "info", "format": "json"},
     }
     parse_config(document, str(layout.config))  # the devnet never writes a config it would reject
     layout.config.write_text(
