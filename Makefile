@@ -10,7 +10,7 @@ SOL := $(shell find contracts -name '*.sol' -not -path 'contracts/out/*' 2>/dev/
 DEMO_DIR := .dari/demo
 PYTEST_ARGS ?=
 
-.PHONY: install contracts test lint demo clean
+.PHONY: install contracts test lint demo bench clean
 
 install: $(PY_STAMP) $(NODE_STAMP) $(ARTIFACTS)
 
@@ -41,6 +41,9 @@ lint: install
 
 demo: install
 	$(BIN)/dari devnet up --dir $(DEMO_DIR) --detach; status=$$?; $(BIN)/dari devnet down --dir $(DEMO_DIR); exit $$status
+
+bench: install
+	$(BIN)/dari bench
 
 clean:
 	rm -rf $(VENV) node_modules contracts/out .dari .pytest_cache .mypy_cache .ruff_cache

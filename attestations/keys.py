@@ -69,6 +69,7 @@ class Ed25519Signer:
         if not isinstance(seed, bytes) or len(seed) != 32:
             raise MalformedError("an ed25519 seed is 32 bytes")
         self._key = nacl.signing.SigningKey(seed)
+        self.seed = seed
         self.verifier = Ed25519Verifier(bytes(self._key.verify_key))
 
     @classmethod
@@ -110,6 +111,7 @@ class Secp256k1Signer:
             self._key = PrivateKey(secret)
         except ValueError as exc:
             raise MalformedError(f"invalid secp256k1 private key: {exc}") from None
+        self.secret = secret
         public = self._key.public_key.format(compressed=False)[1:]
         self.address: str = to_checksum_address(keccak(public)[-20:])
 

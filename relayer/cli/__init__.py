@@ -16,8 +16,8 @@ from relayer.errors import ConfigError, DariError, DevnetRunning
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
@@ -49,9 +49,11 @@ def main() -> None:
 
 
 def _register() -> None:
-    from relayer.cli import admin, devnet
+    from relayer.cli import admin, attest, bench, devnet
 
     main.add_command(devnet.devnet)
+    main.add_command(attest.attest_group)
+    main.add_command(bench.bench)
     main.add_command(admin.config_group)
     main.add_command(admin.db_group)
 
