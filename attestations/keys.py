@@ -14,6 +14,8 @@ from eth_utils.address import to_checksum_address
 
 from attestations.errors import BadSignatureError, MalformedError
 
+TREE_HEAD_SIGNATURE_BYTES = 8 + 8 + 1 + 32 + 2
+
 
 def _digest32(digest: bytes) -> bytes:
     if not isinstance(digest, bytes) or len(digest) != 32:
@@ -58,6 +60,15 @@ class Ed25519Verifier:
         except nacl.exceptions.BadSignatureError:
             raise BadSignatureError("ed25519 signature does not verify") from None
 
+    def verify_tree_head(self, signed: bytes, signature: bytes) -> None:
+        """Verifies a transparency-log tree head signature over its RFC 9162 ``TreeHeadSignature`` bytes."""
+        if len(signature) != 64:
+            raise BadSignatureError("an ed25519 signature is 64 bytes")
+        try:
+            self._key.verify(signed, signature)
+        except nacl.exceptions.BadSignatureError:
+            raise BadSignatureError("tree head signature does not verify") from None
+
     def hex(self) -> str:
         return "0x" + self.public_key.hex()
 
@@ -78,6 +89,12 @@ class Ed25519Signer:
 
     def sign(self, digest: bytes) -> bytes:
         return self._key.sign(_digest32(digest)).signature
+
+    def sign_tree_head(self, signed: bytes) -> bytes:
+        """Signs an RFC 9162 ``TreeHeadSignature`` (51 bytes; never a digest, so the two cannot collide)."""
+        if len(signed) != TREE_HEAD_SIGNATURE_BYTES:
+            raise MalformedError(f"a TreeHeadSignature is {TREE_HEAD_SIGNATURE_BYTES} bytes")
+        return self._key.sign(signed).signature
 
     def __repr__(self) -> str:
         return f"Ed25519Signer({self.verifier.hex()})"
