@@ -80,6 +80,32 @@ class ApiConfig(_Model):
     token: SecretRef | None = None
 
 
+class AdaptersConfig(_Model):
+    """Jurisdiction adapters: rule-pack directory, plug-in allowlist, sanctions list, record validity."""
+
+    rules_dir: Path | None = None  # default: the shipped config/jurisdictions
+    plugins: list[str] = Field(default_factory=list)  # entry points of group dari.adapters to load
+    sanctions_list: Path | None = None
+    recognition_validity_days: Annotated[int, Field(gt=0, le=3660)] = 90
+
+
+class SecurityConfig(_Model):
+    """A bridged security and the facts its compliance depends on."""
+
+    id: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+    isin: Annotated[str, Field(pattern=r"^[A-Z]{2}[A-Z0-9]{9}[0-9]$")]
+    name: str
+    asset_class: Literal[
+        "equity", "debt", "fund-unit", "real-estate-trust", "investment-contract", "structured-product"
+    ]
+    flags: list[
+        Literal["public-offer", "institutional-only", "hk-authorised-offer", "collective-investment-scheme"]
+    ] = Field(default_factory=list)
+    issuer_country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = "KR"
+    issuer_sec_reporting: bool = False
+    registry_token: Address | None = None
+
+
 class TransparencyConfig(_Model):
     """The transparency log's ed25519 signing key (0x-hex 32-byte seed), which signs tree heads."""
 
@@ -102,6 +128,8 @@ class Config(_Model):
     relayer: RelayerConfig | None = None
     api: ApiConfig = ApiConfig()
     transparency: TransparencyConfig | None = None
+    adapters: AdaptersConfig = AdaptersConfig()
+    securities: list[SecurityConfig] = Field(default_factory=list)
     logging: LogConfig = LogConfig()
 
     @model_validator(mode="after")
@@ -133,13 +161,17 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(root)"
 
 
+_PATH_KEYS = ("key_file", "rules_dir", "sanctions_list")
+
+
 def _resolve_key_files(raw: object, base: Path) -> object:
-    """Makes every relative ``key_file`` relative to the config file's directory."""
+    """Makes every relative file path (key files, rule packs, sanctions list) relative to the config file."""
     if isinstance(raw, dict):
         out = {k: _resolve_key_files(v, base) for k, v in raw.items()}
-        key_file = out.get("key_file")
-        if isinstance(key_file, str) and not Path(key_file).is_absolute():
-            out["key_file"] = str(base / key_file)
+        for key in _PATH_KEYS:
+            value = out.get(key)
+            if isinstance(value, str) and not Path(value).is_absolute():
+                out[key] = str(base / value)
         return out
     if isinstance(raw, list):
         return [_resolve_key_files(v, base) for v in raw]

@@ -49,12 +49,13 @@ def main() -> None:
 
 
 def _register() -> None:
-    from relayer.cli import admin, attest, bench, devnet
+    from relayer.cli import admin, attest, bench, devnet, recognition
     from relayer.cli import log as log_cli
 
     main.add_command(devnet.devnet)
     main.add_command(attest.attest_group)
     main.add_command(bench.bench)
+    main.add_command(recognition.recognition_group)
     main.add_command(admin.config_group)
     main.add_command(admin.db_group)
     main.add_command(log_cli.log_group)

@@ -83,6 +83,7 @@ class DevnetSecurity:
     asset_class: str
     decimals: int
     units_per_investor: int
+    flags: tuple[str, ...] = ()
 
     @property
     def security_id(self) -> bytes:
@@ -90,7 +91,7 @@ class DevnetSecurity:
 
 
 SECURITIES = (
-    DevnetSecurity("KR7005930003", "Hanbit Semiconductor common share", "HBS", "equity", 0, 1_000),
+    DevnetSecurity("KR7005930003", "Hanbit Semiconductor common share", "HBS", "equity", 0, 1_000, ("public-offer",)),
     DevnetSecurity("KR6000001234", "Seoul Green Bond 2029", "SGB29", "debt", 2, 5_000_00),
     DevnetSecurity(
         "KRZ500000017", "Han River Real Estate Trust beneficiary certificate", "HRT", "real-estate-trust", 0, 200

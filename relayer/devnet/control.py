@@ -13,7 +13,7 @@ from eth_utils.crypto import keccak
 
 from relayer.config import parse_config
 from relayer.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
-from relayer.devnet.cast import devnet_account, key_hex
+from relayer.devnet.cast import SECURITIES, devnet_account, key_hex
 from relayer.devnet.deploy import RunningChain, deploy_and_seed
 from relayer.devnet.manifest import ChainEntry, Manifest
 from relayer.devnet.processes import ProcessRecord, ProcessTable, is_alive
@@ -101,6 +101,17 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
             "port": api_port,
             "token": {"key_file": str((layout.keys / "api.token").resolve())},
         },
+        "securities": [
+            {
+                "id": s.id,
+                "isin": s.isin,
+                "name": s.name,
+                "asset_class": s.asset_class,
+                "flags": list(next(d.flags for d in SECURITIES if d.isin == s.isin)),
+                "registry_token": s.registry_token,
+            }
+            for s in manifest.securities
+        ],
         "transparency": {"signer": {"key_file": str((layout.keys / "log.key").resolve())}},
         "logging": {"level": "info", "format": "json"},
     }

@@ -1,0 +1,1 @@
+"""One pure module per jurisdiction: ``JURISDICTION`` and ``decide(request, rules) -> Decision``."""

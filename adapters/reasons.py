@@ -1,0 +1,18 @@
+"""Reason codes shared by every adapter (kebab-case; adapters may add their own, documented in
+``docs/jurisdictions.md``)."""
+
+ELIGIBLE = "eligible"
+CONDITIONS_APPLY = "conditions-apply"
+SANCTIONS_HIT = "sanctions-hit"
+SANCTIONS_NOT_SCREENED = "sanctions-not-screened"
+UNVERIFIED_RULE = "unverified-rule"
+JURISDICTION_UNSUPPORTED = "jurisdiction-unsupported"
+INVESTOR_CATEGORY = "investor-category"
+EVIDENCE_CURRENCY = "evidence-currency"
+ASSET_CLASS = "asset-class"
+OFFERING = "offering"
+HOLDER_CAP = "holder-cap"
+AMOUNT_CAP = "amount-cap"
+MINIMUM_INVESTMENT = "minimum-investment"
+LOCKUP = "lockup"
+HOME_OFFSHORE = "home-offshore-distribution"
