@@ -23,16 +23,17 @@ from tests.adapters.factories import NOW, holder, pack, request, security
 
 
 def synthetic_pack(code: str, countries: list[str], verified: bool = True) -> Any:
+    minimum = {"value": 10, "op": ">=", "citation": f"{code} Act s1", "source": "test", "verified": verified}
     return parse_pack(
         {
-            "jurisdiction": code, "version": "1", "name": code, "currency": "USD", "countries": countries,
-            "rules": {
-                "minimum": {
-                    "value": 10, "op": ">=", "citation": f"{code} Act s1", "source": "test", "verified": verified,
-                },  # fmt: skip
-            },
+            "jurisdiction": code,
+            "version": "1",
+            "name": code,
+            "currency": "USD",
+            "countries": countries,
+            "rules": {"minimum": minimum},
         }
-    )  # fmt: skip
+    )
 
 
 def threshold_adapter(code: str) -> Adapter:
