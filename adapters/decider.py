@@ -3,6 +3,9 @@ and its sources, and no decision resting on an unverified rule ever allows (it E
 
 from __future__ import annotations
 
+import calendar
+from datetime import date
+
 from adapters import reasons
 from adapters.errors import RulePackError
 from adapters.rulepack import Rule, RulePack, Value
@@ -32,6 +35,24 @@ class Decider:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RulePackError(f"rule {key} of {self.pack.id} is not a number")
         return int(value)
+
+    def strings(self, key: str) -> frozenset[str]:
+        """A list-of-strings rule's values (categories, transferees, classes)."""
+        value = self.rule(key).value
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise RulePackError(f"rule {key} of {self.pack.id} is not a list of strings")
+        return frozenset(value)
+
+    def date(self, key: str) -> int:
+        """An ISO-date rule (``YYYY-MM-DD``) as Unix seconds at 00:00 UTC."""
+        value = self.rule(key).value
+        try:
+            day = date.fromisoformat(value) if isinstance(value, str) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise RulePackError(f"rule {key} of {self.pack.id} is not an ISO date")
+        return calendar.timegm(day.timetuple())
 
     def meets(self, key: str, amount: int | None) -> bool:
         """Whether ``amount`` meets the threshold ``key`` (recorded as relied on)."""

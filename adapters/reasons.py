@@ -1,5 +1,5 @@
-"""Reason codes shared by every adapter (kebab-case; adapters may add their own, documented in
-``docs/jurisdictions.md``)."""
+"""Reason codes shared by every adapter (kebab-case). Adapters may add their own; each is documented
+in ``docs/jurisdictions/<CC>.md`` and listed in ``docs/jurisdictions.md``."""
 
 ELIGIBLE = "eligible"
 CONDITIONS_APPLY = "conditions-apply"

@@ -32,7 +32,6 @@ class OfferingFlag(StrEnum):
 
     PUBLIC_OFFER = "public-offer"  # offered publicly at home with a registration statement
     INSTITUTIONAL_ONLY = "institutional-only"  # KR Phase 1: private bonds / MMF for institutions only
-    KR_OFFSHORE_PERMITTED = "kr-offshore-permitted"  # counsel confirmed offshore distribution is permitted
     HK_AUTHORISED_OFFER = "hk-authorised-offer"  # HK prospectus / SFC-authorised offer for retail
     COLLECTIVE_INVESTMENT_SCHEME = "collective-investment-scheme"
 

@@ -266,3 +266,13 @@ def test_plugins_load_only_when_allowlisted(plugin_path: Path) -> None:
         load_plugins(["broken"])
     with pytest.raises(AdapterLoadError, match="not installed"):
         load_plugins(["absent"])
+
+
+def test_docs_name_every_unverified_rule() -> None:
+    """docs/jurisdictions.md lists, per jurisdiction, what ESCALATEs because it is unverified."""
+    overview = (DEFAULT_DIRECTORY.parent.parent / "docs" / "jurisdictions.md").read_text()
+    for code, rule_pack in load_packs().items():
+        for key, rule in rule_pack.rules.items():
+            if not rule.verified:
+                assert f"`{key}`" in overview, (code, key)
+        assert (DEFAULT_DIRECTORY.parent.parent / "docs" / "jurisdictions" / f"{code}.md").exists()
