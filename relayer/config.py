@@ -67,9 +67,40 @@ class ChainConfig(_Model):
 
 
 class RelayerConfig(_Model):
-    """The relayer's own transaction key."""
+    """The relayer's own transaction key and delivery settings."""
 
     signer: SecretRef
+    batch_size: Annotated[int, Field(ge=1, le=500)] = 50  # mints per mintBatch transaction
+    max_gas_price_gwei: Annotated[float, Field(gt=0)] = 500.0  # never pay more per gas
+    stuck_after: Annotated[float, Field(gt=0)] = 30.0  # seconds before a pending transaction is replaced
+    max_attempts: Annotated[int, Field(ge=1)] = 20  # delivery attempts before a transfer stalls
+    lease_seconds: Annotated[float, Field(gt=1, le=600)] = 10.0  # leadership lease per chain (HA)
+
+
+class AttestorConfig(_Model):
+    """One attestor: public identity (for the trust list), where it listens, and, on its own machine,
+    its key file and signing journal."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    url: Annotated[str, Field(pattern=r"^https?://\S+$")]
+    ed25519: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+    address: Address
+    key: SecretRef | None = None  # JSON {"id", "ed25519", "secp256k1"}: only where this attestor runs
+    journal: Path | None = None  # SQLite file of what it signed (default: attestor-<id>.db beside the config)
+    rpc: dict[str, str] = Field(default_factory=dict)  # chain id -> its own RPC URL (default: the chain's)
+
+
+class TrustConfig(_Model):
+    """The attestor committee's current epoch and threshold (as installed in the AttestorSets)."""
+
+    epoch: Annotated[int, Field(ge=1)] = 1
+    threshold: Annotated[int, Field(ge=1)] = 2
+
+
+class KycConfig(_Model):
+    """Where holder KYC evidence comes from: a JSON file keyed by holder id (0x investor id hash)."""
+
+    evidence_file: Path | None = None
 
 
 class ApiConfig(_Model):
@@ -129,8 +160,19 @@ class Config(_Model):
     api: ApiConfig = ApiConfig()
     transparency: TransparencyConfig | None = None
     adapters: AdaptersConfig = AdaptersConfig()
+    trust: TrustConfig = TrustConfig()
+    attestors: list[AttestorConfig] = Field(default_factory=list)
+    kyc: KycConfig = KycConfig()
     securities: list[SecurityConfig] = Field(default_factory=list)
     logging: LogConfig = LogConfig()
+
+    @model_validator(mode="after")
+    def _attestors_fit_the_threshold(self) -> Config:
+        if self.attestors and self.trust.threshold > len(self.attestors):
+            raise ValueError(f"trust.threshold {self.trust.threshold} exceeds the {len(self.attestors)} attestors")
+        if len({a.id for a in self.attestors}) != len(self.attestors):
+            raise ValueError("attestor ids must be distinct")
+        return self
 
     @model_validator(mode="after")
     def _distinct_chains(self) -> Config:
@@ -161,7 +203,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(root)"
 
 
-_PATH_KEYS = ("key_file", "rules_dir", "sanctions_list")
+_PATH_KEYS = ("key_file", "rules_dir", "sanctions_list", "journal", "evidence_file")
 
 
 def _resolve_key_files(raw: object, base: Path) -> object:

@@ -28,7 +28,7 @@ async def test_migrations_up_and_down(database_url: str) -> None:
         assert await db.current_revision(engine) is None
         await db.upgrade(engine)
         await db.upgrade(engine)  # idempotent
-        assert await db.current_revision(engine) == "0002"
+        assert await db.current_revision(engine) == "0003"
         async with engine.connect() as conn:
             tables = await conn.run_sync(lambda sync: inspect(sync).get_table_names())
         assert "chain_cursors" in tables

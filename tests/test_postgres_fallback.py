@@ -28,5 +28,5 @@ async def migrate(url: str) -> str | None:
 def test_private_cluster_starts_migrates_and_stops() -> None:
     with postgres.private_cluster() as url:
         assert postgres.usable(url)
-        assert asyncio.run(migrate(url)) == "0002"
+        assert asyncio.run(migrate(url)) == "0003"
     assert not postgres.usable(url)

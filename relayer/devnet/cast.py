@@ -9,6 +9,9 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from attestations.keys import Ed25519Signer, Secp256k1Signer
+from attestations.signing import AttestorKey
+
 # ISO 3166-1 alpha-2 -> numeric, for the countries the cast and the adapters use.
 COUNTRY_NUMERIC = {
     "KR": 410, "US": 840, "DE": 276, "FR": 250, "SG": 702, "HK": 344, "JP": 392, "CH": 756, "GB": 826,
@@ -29,13 +32,15 @@ def devnet_account(*purpose: str) -> LocalAccount:
 
 @dataclass(frozen=True)
 class CastMember:
-    """A demo investor: residency, class, the public chains whose wallet is linked, and whether the
-    seed whitelists those wallets (the one ineligible investor's bridge-out is refunded)."""
+    """A demo investor: residency, class, the public chains whose wallet is linked, whether the seed
+    whitelists those wallets (the one ineligible investor's bridge-out is refunded), and the KYC
+    evidence the adapters read (amounts in the residency's currency)."""
 
     name: str
     country: str
     investor_class: str
     wallets: tuple[str, ...]
+    evidence: dict[str, object]
     eligible: bool = True
 
     @property
@@ -56,13 +61,34 @@ def key_hex(account: LocalAccount) -> str:
 
 
 CAST = (
-    CastMember("Minjun Kim", "KR", "professional", ("ethereum", "rollup")),
-    CastMember("Alice Carter", "US", "accredited", ("ethereum",)),
-    CastMember("Lena Fischer", "DE", "professional", ("ethereum", "rollup")),
-    CastMember("Wei Tan", "SG", "accredited", ("rollup",)),
-    CastMember("Yuki Sato", "JP", "professional", ("rollup",)),
-    CastMember("Bob Miller", "US", "general", ("ethereum",), eligible=False),
-)
+    CastMember("Minjun Kim", "KR", "professional", ("ethereum", "rollup"), {
+        "currency": "KRW", "investment_balance": 80_000_000, "investment_holding_years": 3,
+        "income": 150_000_000, "net_worth": 900_000_000}),
+    CastMember("Alice Carter", "US", "accredited", ("ethereum",), {
+        "currency": "USD", "net_worth": 2_500_000, "income": 350_000}),
+    CastMember("Lena Fischer", "DE", "professional", ("ethereum", "rollup"), {
+        "currency": "EUR", "opted_in": True, "trades_per_quarter": 12, "portfolio": 800_000, "experience_years": 3}),
+    CastMember("Wei Tan", "SG", "accredited", ("rollup",), {
+        "currency": "SGD", "opted_in": True, "income": 450_000, "net_worth": 3_000_000}),
+    CastMember("Yuki Sato", "JP", "professional", ("rollup",), {
+        "currency": "JPY", "opted_in": True, "net_worth": 600_000_000, "financial_assets": 550_000_000,
+        "experience_years": 5}),
+    CastMember("Bob Miller", "US", "general", ("ethereum",), {
+        "currency": "USD", "net_worth": 150_000, "income": 60_000}, eligible=False),
+)  # fmt: skip
+
+
+def kyc_record(member: CastMember) -> dict[str, object]:
+    """The member's KYC record as the relayer's evidence file holds it."""
+    return {
+        "name": member.name,
+        "residency": member.country,
+        "kind": "natural-person",
+        "usPerson": member.country == "US",
+        "sanctions": "clear",
+        "evidence": member.evidence,
+    }
+
 
 ATTESTOR_IDS = ("att-1", "att-2", "att-3")
 ATTESTOR_THRESHOLD = 2
@@ -71,6 +97,15 @@ ATTESTOR_THRESHOLD = 2
 def attestor_account(attestor_id: str) -> LocalAccount:
     """The devnet secp256k1 key of attestor ``attestor_id``."""
     return devnet_account("attestor", attestor_id)
+
+
+def attestor_key(attestor_id: str) -> AttestorKey:
+    """The devnet key pair (ed25519 + secp256k1) of attestor ``attestor_id``."""
+    return AttestorKey(
+        attestor_id,
+        Ed25519Signer(keccak(text=f"dari-devnet/attestor/{attestor_id}/ed25519")),
+        Secp256k1Signer(bytes(attestor_account(attestor_id).key)),
+    )
 
 
 @dataclass(frozen=True)

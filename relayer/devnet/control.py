@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -13,7 +14,16 @@ from eth_utils.crypto import keccak
 
 from relayer.config import parse_config
 from relayer.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
-from relayer.devnet.cast import SECURITIES, devnet_account, key_hex
+from relayer.devnet.cast import (
+    ATTESTOR_IDS,
+    ATTESTOR_THRESHOLD,
+    CAST,
+    SECURITIES,
+    attestor_key,
+    devnet_account,
+    key_hex,
+    kyc_record,
+)
 from relayer.devnet.deploy import RunningChain, deploy_and_seed
 from relayer.devnet.manifest import ChainEntry, Manifest
 from relayer.devnet.processes import ProcessRecord, ProcessTable, is_alive
@@ -74,10 +84,27 @@ def _write_key(path: Path, key_hex: str) -> None:
         out.write(key_hex + "\n")
 
 
+def _write_attestor(layout: DevnetLayout, attestor_id: str, port: int) -> dict[str, object]:
+    key = attestor_key(attestor_id)
+    key_file = layout.keys / f"{attestor_id}.json"
+    _write_key(key_file, json.dumps(key.to_json()))
+    public = key.public()
+    return {
+        "id": attestor_id,
+        "url": f"http://127.0.0.1:{port}",
+        "ed25519": public["ed25519"],
+        "address": public["address"],
+        "key": {"key_file": str(key_file.resolve())},
+        "journal": str((layout.root / f"attestor-{attestor_id}.db").resolve()),
+    }
+
+
 def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> None:
     _write_key(layout.keys / "relayer.key", key_hex(devnet_account("relayer")))
     _write_key(layout.keys / "api.token", secrets.token_hex(16))
     _write_key(layout.keys / "log.key", "0x" + keccak(text="dari-devnet/transparency-log").hex())
+    kyc_file = layout.root / "kyc.json"
+    kyc_file.write_text(json.dumps({"0x" + m.investor_id.hex(): kyc_record(m) for m in CAST}, indent=2) + "\n")
     specs = {s.name: s for s in DEVNET_CHAINS}
 
     def chain(entry: ChainEntry) -> dict[str, object]:
@@ -101,6 +128,9 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
             "port": api_port,
             "token": {"key_file": str((layout.keys / "api.token").resolve())},
         },
+        "trust": {"epoch": 1, "threshold": ATTESTOR_THRESHOLD},
+        "attestors": [_write_attestor(layout, attestor_id, free_port()) for attestor_id in ATTESTOR_IDS],
+        "kyc": {"evidence_file": str(kyc_file.resolve())},
         "securities": [
             {
                 "id": s.id,

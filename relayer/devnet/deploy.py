@@ -25,6 +25,7 @@ from relayer.devnet.cast import (
     CastMember,
     DevnetSecurity,
     attestor_account,
+    attestor_key,
     key_hex,
 )
 from relayer.devnet.manifest import ChainEntry, InvestorEntry, Manifest, SecurityEntry, WalletEntry
@@ -55,7 +56,7 @@ def _spec(security: DevnetSecurity) -> SecuritySpec:
 
 
 def _attestor_signers() -> list[Secp256k1Signer]:
-    return [Secp256k1Signer(attestor_account(a).key) for a in ATTESTOR_IDS]
+    return [attestor_key(a).secp256k1 for a in ATTESTOR_IDS]
 
 
 async def deploy_and_seed(registry: RunningChain, public: list[RunningChain]) -> Manifest:
