@@ -7,7 +7,8 @@ transitions raise `IllegalTransition`. Retry timing is a pure function of the pe
                   finalized -> held (escalated) -> approved | rejected
                   finalized -> rejected -> refund-attested -> refund-submitted -> refunded
     bridge-back:  observed -> finalized -> approved -> attested -> submitted -> confirmed (released)
-    holder-register / holder-revoke: like bridge-back; a rejected registration is final
+    holder-register / holder-revoke: like bridge-back; a rejected registration (or a revocation with
+                  nothing to revoke) is final
     any kind:     observed -> dropped (its block was reorged out) -> observed (seen again)
                   attested -> stalled (the chain refuses delivery) -> attested (operator retry)
 
@@ -74,7 +75,7 @@ class IllegalTransition(DariError):
 
 ALL = frozenset(Kind)
 OUT = frozenset({Kind.BRIDGE_OUT})
-REGISTER = frozenset({Kind.HOLDER_REGISTER})
+REGISTER = frozenset({Kind.HOLDER_REGISTER, Kind.HOLDER_REVOKE})
 
 # (state, event) -> (next state, kinds for which the transition exists)
 TRANSITIONS: dict[tuple[State, Event], tuple[State, frozenset[Kind]]] = {
@@ -110,7 +111,7 @@ FINAL: dict[Kind, frozenset[State]] = {
     Kind.BRIDGE_OUT: frozenset({State.CONFIRMED, State.REFUNDED, State.DROPPED}),
     Kind.BRIDGE_BACK: frozenset({State.CONFIRMED, State.DROPPED}),
     Kind.HOLDER_REGISTER: frozenset({State.CONFIRMED, State.REJECTED, State.DROPPED}),
-    Kind.HOLDER_REVOKE: frozenset({State.CONFIRMED, State.DROPPED}),
+    Kind.HOLDER_REVOKE: frozenset({State.CONFIRMED, State.REJECTED, State.DROPPED}),
 }
 # States in which the relayer acts by itself; the others wait for the chain or an operator.
 ACTIONABLE = frozenset(

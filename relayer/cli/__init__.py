@@ -49,16 +49,19 @@ def main() -> None:
 
 
 def _register() -> None:
-    from relayer.cli import admin, attest, bench, devnet, recognition
+    from relayer.cli import admin, attest, bench, devnet, recognition, relay, transfers
     from relayer.cli import log as log_cli
 
     main.add_command(devnet.devnet)
     main.add_command(attest.attest_group)
     main.add_command(bench.bench)
     main.add_command(recognition.recognition_group)
+    main.add_command(relay.relay_command)
+    main.add_command(transfers.transfers_group)
     main.add_command(admin.config_group)
     main.add_command(admin.db_group)
     main.add_command(log_cli.log_group)
+    main.add_command(__import__("relayer.cli.attestor", fromlist=["attestor"]).attestor)
 
 
 _register()

@@ -32,7 +32,7 @@ dir_option = click.option(
 @devnet.command("up")
 @dir_option
 @click.option("--detach", is_flag=True, help="Return once the devnet is up; stop it with `dari devnet down`.")
-@click.option("--no-relayer", is_flag=True, help="Do not start the relayer daemon (attestors still start).")
+@click.option("--no-relayer", is_flag=True, help="Do not start the relayer daemon (the attestors still start).")
 @click.option(
     "--block-time", type=click.IntRange(1, 60), default=1, show_default=True, help="Public chains' block time (s)."
 )
@@ -44,7 +44,7 @@ def devnet_up(root: Path, detach: bool, no_relayer: bool, block_time: int, as_js
 
     try:
         with err.status("starting devnet: chains, contracts, seed data"):
-            manifest = asyncio.run(control.up(root, block_time=block_time))
+            manifest = asyncio.run(control.up(root, block_time=block_time, relayer=not no_relayer))
         if as_json:
             print_json(manifest.to_json())
         else:

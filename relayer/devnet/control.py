@@ -6,13 +6,15 @@ import asyncio
 import json
 import os
 import secrets
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import aiohttp
 import tomli_w
 from eth_utils.crypto import keccak
 
-from relayer.config import parse_config
+from relayer.config import load_config, parse_config
 from relayer.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
 from relayer.devnet.cast import (
     ATTESTOR_IDS,
@@ -30,6 +32,7 @@ from relayer.devnet.processes import ProcessRecord, ProcessTable, is_alive
 from relayer.errors import DevnetError, DevnetRunning
 
 START_ATTEMPTS = 3
+DAEMON_START_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True)
@@ -152,9 +155,47 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
     )
 
 
-async def up(root: Path, *, block_time: int = 1) -> Manifest:
-    """Starts the chains, deploys and seeds, writes the manifest and config; on failure nothing is
-    left running."""
+async def _start_daemon(layout: DevnetLayout, name: str, argv: list[str], health_url: str) -> None:
+    """Starts a Dari daemon and waits until ``health_url`` answers."""
+    log = layout.logs / f"{name}.log"
+    proc = layout.processes.spawn(name, argv, log)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DAEMON_START_TIMEOUT
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+        while loop.time() < deadline:
+            if proc.poll() is not None:
+                raise DevnetError(f"{name} exited at start; see {log}")
+            try:
+                async with session.get(health_url) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.1)
+    raise DevnetError(f"{name} did not answer {health_url} within {DAEMON_START_TIMEOUT} s; see {log}")
+
+
+async def start_daemons(root: Path, *, relayer: bool = True) -> None:
+    """Starts the attestors of ``root``'s config and, unless ``relayer`` is False, the relayer."""
+    layout = DevnetLayout(root)
+    config = load_config(layout.config)
+    python = [sys.executable, "-m", "relayer"]
+    await asyncio.gather(
+        *(
+            _start_daemon(
+                layout, a.id, [*python, "attestor", "--config", str(layout.config), "--id", a.id], f"{a.url}/healthz"
+            )
+            for a in config.attestors
+        )
+    )
+    if relayer:
+        url = f"http://{config.api.host}:{config.api.port}/healthz"
+        await _start_daemon(layout, "relayer", [*python, "relay", "--config", str(layout.config)], url)
+
+
+async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manifest:
+    """Starts the chains, deploys and seeds, writes the manifest and config, starts the attestors and
+    (unless ``relayer`` is False) the relayer; on failure nothing is left running."""
     layout = DevnetLayout(root)
     running = layout.processes.running()
     if running:
@@ -169,7 +210,10 @@ async def up(root: Path, *, block_time: int = 1) -> Manifest:
         await asyncio.gather(*(set_block_time(c.rpc_url, block_time) for c in public))
         api_port = free_port()
         _write_config(layout, manifest, api_port)
+        if relayer:
+            manifest = replace(manifest, api_url=f"http://127.0.0.1:{api_port}")
         manifest.write(layout.manifest)
+        await start_daemons(root, relayer=relayer)
         return manifest
     except BaseException:
         layout.processes.stop_all()

@@ -26,6 +26,7 @@ from relayer.devnet.cast import (
     DevnetSecurity,
     attestor_account,
     attestor_key,
+    devnet_account,
     key_hex,
 )
 from relayer.devnet.manifest import ChainEntry, InvestorEntry, Manifest, SecurityEntry, WalletEntry
@@ -36,6 +37,7 @@ from relayer.evm.deployment import Deployer, PublicDeployment, RegistryDeploymen
 KYC_VALIDITY_SECONDS = 365 * 24 * 3600
 LINK_PROOF_VALIDITY_SECONDS = 24 * 3600
 WALLET_FUNDING_WEI = 10 * 10**18
+RELAYER_FUNDING_WEI = 10_000 * 10**18
 # The seed is not an adapter decision: its eligibility statements carry this marker as rule-pack hash.
 SEED_RULE_PACK_HASH = keccak(text="dari-devnet/seed")
 
@@ -143,6 +145,7 @@ async def _seed_public(
     domain = Domain(chain.chain_id, deployment.holder_registry)
     signers = _attestor_signers()[:ATTESTOR_THRESHOLD]
     now = int((await client.w3.eth.get_block("latest"))["timestamp"])
+    await client.rpc("anvil_setBalance", [devnet_account("relayer").address, hex(RELAYER_FUNDING_WEI)])
     for member in CAST:
         if chain.name in member.wallets:
             await client.rpc("anvil_setBalance", [member.wallet_account(chain.name).address, hex(WALLET_FUNDING_WEI)])

@@ -1,0 +1,384 @@
+"""What an attestor checks before it signs, per statement kind, against chain reads behind the small
+`ChainView` protocol (the service implements it over its own RPC connections; tests may fake it).
+
+A check returns the `Claim` the journal records, or raises `Refused` (the statement contradicts the chain:
+permanent), `NotFinal` (the event is not found or not final yet: ask again) or `ChainUnavailable`
+(transient read failure). The comparisons are pure; the clock is passed in (``now``).
+
+- TransferAuthorization (domain: a public chain's gateway): a final BridgeOutRequested(nonce) with this
+  sender, recipient, amount and destination; securityId of its token; the recipient eligible on that chain.
+- RefundAuthorization (domain: the registry escrow): a final BridgeOutRequested(nonce) with this token, sender
+  and amount, not minted on its destination.
+- ReleaseAuthorization (domain: the registry escrow): a final BridgeBackRequested(nonce) on the source
+  chain's gateway with this holder, amount and recipient; securityId of its token.
+- HolderEligibility (domain: the public chain's holder registry): a final WalletLinkRequested for the wallet,
+  still linked; the investor verified, with this id, country and class; the window within its KYC.
+- HolderRevocation (domain: the public chain's holder registry): the wallet's investor (latest link) has
+  unlinked it or is no longer verified.
+
+The transfer-vs-refund exclusion is the journal's (``Claim.excludes``), checked when the signature is
+recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from attestations.eip712 import DOMAIN_NAME, DOMAIN_VERSION, Domain
+from attestations.kinds import (
+    HolderEligibility,
+    HolderRevocation,
+    RefundAuthorization,
+    ReleaseAuthorization,
+    Statement,
+    TransferAuthorization,
+)
+from relayer.attestor import NotFinal, Refused
+from relayer.config import Config
+from relayer.errors import ConfigError
+from relayer.events import (
+    BRIDGE_BACK,
+    BRIDGE_OUT,
+    WALLET_LINKED,
+    BridgeBack,
+    BridgeOut,
+    ChainEvent,
+    EventDecodeError,
+    WalletLinked,
+    decode_log,
+)
+
+# How far a statement's start time may run ahead of the attestor's clock (HolderRegistry.MAX_CLOCK_SKEW).
+MAX_CLOCK_SKEW = 300
+
+SIGNABLE_KINDS: tuple[type[Statement], ...] = (
+    TransferAuthorization,
+    RefundAuthorization,
+    ReleaseAuthorization,
+    HolderEligibility,
+    HolderRevocation,
+)
+
+E = TypeVar("E", bound=ChainEvent)
+
+
+class ChainView(Protocol):
+    """The chain reads an attestor makes (through its own RPC connections)."""
+
+    async def head(self, chain_id: int) -> int:
+        """The latest block number."""
+        ...
+
+    async def block_hash(self, chain_id: int, number: int) -> str | None:
+        """The canonical block hash at ``number`` (0x-hex, lower case), None when there is none."""
+        ...
+
+    async def logs(
+        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+    ) -> list[Mapping[str, Any]]:
+        """Raw ``eth_getLogs`` entries of ``address`` matching ``topics`` from genesis to ``to_block``."""
+        ...
+
+    async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
+        """A view of compiled contract ``contract`` at ``address`` (latest state); one output is returned
+        bare, several as a tuple. Raises `Refused` (``view-failed``) when it reverts or there is no
+        contract."""
+        ...
+
+
+@dataclass(frozen=True)
+class PublicChain:
+    chain_id: int
+    confirmations: int
+    gateway: str
+    holder_registry: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The chains and contracts an attestor knows, from the configuration."""
+
+    registry_chain_id: int
+    registry_confirmations: int
+    escrow: str
+    wallet_links: str
+    investor_registry: str
+    public: Mapping[int, PublicChain]
+
+    @classmethod
+    def from_config(cls, config: Config, source: str = "<config>") -> Topology:
+        """`ConfigError` listing every contract address the attestor needs and the config lacks."""
+        problems: list[str] = []
+
+        def need(contracts: Mapping[str, str], key: str, where: str) -> str:
+            if key not in contracts:
+                problems.append(f"{where}.contracts.{key}: required by the attestor")
+                return ""
+            return contracts[key]
+
+        registry = config.registry
+        escrow = need(registry.contracts, "escrow", "registry")
+        links = need(registry.contracts, "walletLinks", "registry")
+        investors = need(registry.contracts, "investorRegistry", "registry")
+        public = {
+            c.chain_id: PublicChain(
+                c.chain_id,
+                c.confirmations,
+                need(c.contracts, "gateway", f"public[{c.name}]"),
+                need(c.contracts, "holderRegistry", f"public[{c.name}]"),
+            )
+            for c in config.public
+        }
+        if problems:
+            raise ConfigError(source, problems)
+        return cls(registry.chain_id, registry.confirmations, escrow, links, investors, public)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a checked statement is about, for the journal: the source chain and nonce of its event (holder
+    statements: the public chain, no nonce), and the kind it excludes for that same event."""
+
+    source_chain_id: int
+    nonce: int | None
+    excludes: str | None = None
+
+
+def _same_address(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+def _expect(code: str, field: str, stated: object, actual: object) -> None:
+    equal = _same_address(stated, actual) if isinstance(stated, str) and isinstance(actual, str) else stated == actual
+    if not equal:
+        shown = [("0x" + v.hex()) if isinstance(v, bytes) else v for v in (stated, actual)]
+        raise Refused(code, f"{field}: statement says {shown[0]}, chain says {shown[1]}")
+
+
+def _expect_domain(domain: Domain, chain_id: int, contract: str, what: str) -> None:
+    if domain.chain_id != chain_id or not _same_address(domain.verifying_contract, contract):
+        raise Refused(
+            "wrong-domain",
+            f"domain is ({domain.chain_id}, {domain.verifying_contract}), expected {what} ({chain_id}, {contract})",
+        )
+
+
+def _uint_topic(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _address_topic(address: str) -> str:
+    return "0x" + bytes.fromhex(address[2:]).rjust(32, b"\0").hex()
+
+
+class Checker:
+    """Runs the per-kind checks for one attestor."""
+
+    def __init__(self, topology: Topology, view: ChainView) -> None:
+        self.topology = topology
+        self.view = view
+        self._security_ids: dict[tuple[int, str], bytes] = {}  # immutable in the contracts
+
+    async def check(self, statement: Statement, domain: Domain, now: int) -> Claim:
+        """The claim to record if ``statement`` under ``domain`` may be signed at time ``now``."""
+        if (domain.name, domain.version) != (DOMAIN_NAME, DOMAIN_VERSION):
+            raise Refused("wrong-domain", f"domain {domain.name!r} version {domain.version!r} is not Dari/1")
+        if isinstance(statement, TransferAuthorization):
+            return await self._transfer(statement, domain)
+        if isinstance(statement, RefundAuthorization):
+            return await self._refund(statement, domain)
+        if isinstance(statement, ReleaseAuthorization):
+            return await self._release(statement, domain)
+        if isinstance(statement, HolderEligibility):
+            return await self._eligibility(statement, domain, now)
+        if isinstance(statement, HolderRevocation):
+            return await self._revocation(statement, domain, now)
+        raise Refused("unsupported-kind", f"attestors do not sign {statement.KIND}")
+
+    # --- the kinds -------------------------------------------------------------------------------------
+
+    async def _transfer(self, s: TransferAuthorization, domain: Domain) -> Claim:
+        topo = self.topology
+        public = topo.public.get(domain.chain_id)
+        if public is None:
+            raise Refused("wrong-domain", f"chain {domain.chain_id} is not a configured public chain")
+        _expect_domain(domain, public.chain_id, public.gateway, "the gateway")
+        _expect("wrong-source-chain", "sourceChainId", s.source_chain_id, topo.registry_chain_id)
+        event = await self._bridge_out(s.source_nonce)
+        _expect("sender-mismatch", "sender", s.sender, event.sender)
+        _expect("recipient-mismatch", "recipient", s.recipient, event.recipient)
+        _expect("amount-mismatch", "amount", s.amount, event.amount)
+        _expect("destination-mismatch", "destChainId", domain.chain_id, event.dest_chain_id)
+        security_id = await self._security_id(topo.registry_chain_id, "SecurityToken", event.token)
+        _expect("security-mismatch", "securityId", s.security_id, security_id)
+        eligible = await self.view.call(
+            public.chain_id, "HolderRegistry", public.holder_registry, "isEligible", s.recipient, s.security_id
+        )
+        if not eligible:
+            raise Refused("recipient-not-eligible", f"{s.recipient} is not eligible on chain {public.chain_id}")
+        return Claim(topo.registry_chain_id, s.source_nonce, excludes=RefundAuthorization.KIND)
+
+    async def _refund(self, s: RefundAuthorization, domain: Domain) -> Claim:
+        topo = self.topology
+        _expect_domain(domain, topo.registry_chain_id, topo.escrow, "the escrow")
+        event = await self._bridge_out(s.nonce)
+        _expect("token-mismatch", "token", s.token, event.token)
+        _expect("sender-mismatch", "sender", s.sender, event.sender)
+        _expect("amount-mismatch", "amount", s.amount, event.amount)
+        destination = topo.public.get(event.dest_chain_id)
+        if destination is None:
+            raise Refused("unknown-destination", f"destination chain {event.dest_chain_id} is not configured")
+        minted = await self.view.call(
+            destination.chain_id, "BridgeGateway", destination.gateway, "isProcessed", topo.registry_chain_id, s.nonce
+        )
+        if minted:
+            raise Refused("already-minted", f"nonce {s.nonce} was minted on chain {destination.chain_id}")
+        return Claim(topo.registry_chain_id, s.nonce, excludes=TransferAuthorization.KIND)
+
+    async def _release(self, s: ReleaseAuthorization, domain: Domain) -> Claim:
+        topo = self.topology
+        _expect_domain(domain, topo.registry_chain_id, topo.escrow, "the escrow")
+        public = topo.public.get(s.source_chain_id)
+        if public is None:
+            raise Refused("wrong-source-chain", f"chain {s.source_chain_id} is not a configured public chain")
+        event = await self._final_event(
+            public.chain_id, public.confirmations, public.gateway, [BRIDGE_BACK, _uint_topic(s.source_nonce)],
+            BridgeBack, f"bridge-back {s.source_nonce} on chain {public.chain_id}",
+        )  # fmt: skip
+        _expect("holder-mismatch", "holder", s.holder, event.holder)
+        _expect("recipient-mismatch", "recipient", s.recipient, event.registry_recipient)
+        _expect("amount-mismatch", "amount", s.amount, event.amount)
+        security_id = await self._security_id(public.chain_id, "WrappedSecurity", event.token)
+        _expect("security-mismatch", "securityId", s.security_id, security_id)
+        return Claim(public.chain_id, s.source_nonce)
+
+    async def _eligibility(self, s: HolderEligibility, domain: Domain, now: int) -> Claim:
+        topo = self.topology
+        public = self._holder_domain(domain, s.chain_id)
+        link = await self._latest_link(public.chain_id, s.wallet)
+        if link is None:
+            raise Refused("wallet-not-linked", f"no investor linked {s.wallet} on chain {public.chain_id}")
+        await self._require_final(topo.registry_chain_id, topo.registry_confirmations, link, "the wallet link")
+        investor = link.investor
+        linked, verified, holder_id, country, investor_class, kyc_expiry = await asyncio.gather(
+            self.view.call(topo.registry_chain_id, "WalletLinks", topo.wallet_links, "linkedWallet", investor,
+                           public.chain_id),
+            self._investor("isVerified", investor),
+            self._investor("investorIdOf", investor),
+            self._investor("investorCountry", investor),
+            self._investor("investorClass", investor),
+            self._investor("kycExpiry", investor),
+        )  # fmt: skip
+        _expect("wallet-unlinked", "linked wallet", s.wallet, linked)
+        if not verified:
+            raise Refused("investor-unverified", f"investor {investor} is not verified on the registry")
+        _expect("holder-id-mismatch", "holderId", s.holder_id, holder_id)
+        _expect("country-mismatch", "country", s.country, country)
+        _expect("class-mismatch", "investorClass", s.investor_class, investor_class)
+        if s.valid_until > kyc_expiry:
+            raise Refused("beyond-kyc-expiry", f"validUntil {s.valid_until} is after the KYC expiry {kyc_expiry}")
+        if s.valid_from >= s.valid_until:
+            raise Refused("empty-window", f"validFrom {s.valid_from} is not before validUntil {s.valid_until}")
+        if s.valid_from > now + MAX_CLOCK_SKEW:
+            raise Refused("from-future", f"validFrom {s.valid_from} is ahead of the attestor's clock ({now})")
+        return Claim(public.chain_id, None)
+
+    async def _revocation(self, s: HolderRevocation, domain: Domain, now: int) -> Claim:
+        topo = self.topology
+        public = self._holder_domain(domain, s.chain_id)
+        link = await self._latest_link(public.chain_id, s.wallet)
+        if link is None:
+            raise Refused("wallet-not-linked", f"no investor ever linked {s.wallet} on chain {public.chain_id}")
+        linked, verified = await asyncio.gather(
+            self.view.call(
+                topo.registry_chain_id, "WalletLinks", topo.wallet_links, "linkedWallet", link.investor, public.chain_id
+            ),
+            self._investor("isVerified", link.investor),
+        )
+        if _same_address(linked, s.wallet) and verified:
+            raise Refused("still-eligible", f"{s.wallet} is still linked by verified investor {link.investor}")
+        if s.issued_at > now + MAX_CLOCK_SKEW:
+            raise Refused("from-future", f"issuedAt {s.issued_at} is ahead of the attestor's clock ({now})")
+        return Claim(public.chain_id, None)
+
+    # --- chain reads -----------------------------------------------------------------------------------
+
+    def _holder_domain(self, domain: Domain, chain_id: int) -> PublicChain:
+        public = self.topology.public.get(chain_id)
+        if public is None:
+            raise Refused("wrong-domain", f"chain {chain_id} is not a configured public chain")
+        _expect_domain(domain, public.chain_id, public.holder_registry, "the holder registry")
+        return public
+
+    async def _investor(self, function: str, investor: str) -> Any:
+        topo = self.topology
+        return await self.view.call(
+            topo.registry_chain_id, "InvestorRegistry", topo.investor_registry, function, investor
+        )
+
+    async def _security_id(self, chain_id: int, contract: str, token: str) -> bytes:
+        key = (chain_id, token.lower())
+        cached = self._security_ids.get(key)
+        if cached is None:
+            cached = bytes(await self.view.call(chain_id, contract, token, "securityId"))
+            self._security_ids[key] = cached
+        return cached
+
+    async def _bridge_out(self, nonce: int) -> BridgeOut:
+        topo = self.topology
+        return await self._final_event(
+            topo.registry_chain_id, topo.registry_confirmations, topo.escrow, [BRIDGE_OUT, _uint_topic(nonce)],
+            BridgeOut, f"bridge-out {nonce}",
+        )  # fmt: skip
+
+    async def _events(
+        self, chain_id: int, address: str, topics: Sequence[str | None], kind: type[E]
+    ) -> tuple[list[E], int]:
+        """The decoded, not-removed events of ``kind`` matching ``topics``, oldest first, and the head."""
+        head = await self.view.head(chain_id)
+        found: list[E] = []
+        for log in await self.view.logs(chain_id, address, topics, head):
+            if log.get("removed"):
+                continue
+            try:
+                event = decode_log(chain_id, log)
+            except EventDecodeError as exc:
+                raise Refused("undecodable-event", str(exc)) from None
+            if isinstance(event, kind) and _same_address(event.ref.address, address):
+                found.append(event)
+        found.sort(key=lambda e: (e.ref.block_number, e.ref.log_index))
+        return found, head
+
+    async def _final_event(
+        self, chain_id: int, confirmations: int, address: str, topics: Sequence[str | None], kind: type[E], what: str
+    ) -> E:
+        events, head = await self._events(chain_id, address, topics, kind)
+        if not events:
+            raise NotFinal("not-found", f"{what} not found (yet) up to block {head}")
+        if len(events) > 1:
+            raise Refused("ambiguous-event", f"{what} appears {len(events)} times")
+        await self._require_final(chain_id, confirmations, events[0], what, head)
+        return events[0]
+
+    async def _require_final(
+        self, chain_id: int, confirmations: int, event: ChainEvent, what: str, head: int | None = None
+    ) -> None:
+        if head is None:
+            head = await self.view.head(chain_id)
+        block = event.ref.block_number
+        if head - block < confirmations:
+            raise NotFinal(
+                "not-final", f"{what} in block {block}: {max(head - block, 0)} of {confirmations} confirmations"
+            )
+        canonical = await self.view.block_hash(chain_id, block)
+        if canonical is None or canonical.lower() != event.ref.block_hash.lower():
+            raise NotFinal("reorged", f"{what}: block {block} is no longer {event.ref.block_hash}")
+
+    async def _latest_link(self, chain_id: int, wallet: str) -> WalletLinked | None:
+        topo = self.topology
+        topics = [WALLET_LINKED, None, _uint_topic(chain_id), _address_topic(wallet)]
+        events, _head = await self._events(topo.registry_chain_id, topo.wallet_links, topics, WalletLinked)
+        return events[-1] if events else None

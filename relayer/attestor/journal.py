@@ -1,0 +1,113 @@
+"""The attestor's signing journal: every statement it signed (kind, source chain, nonce, digest, time), in a
+small SQLite file that survives restarts. It is the single source of the transfer-vs-refund exclusion
+(INV-003): once an attestor signed a TransferAuthorization for a bridge-out it never signs its refund, and
+the reverse. The check and the write happen in one ``BEGIN IMMEDIATE`` transaction, so two concurrent
+requests (or two processes sharing the file) cannot both pass it.
+
+Chain ids and nonces are stored as decimal text: both may exceed SQLite's signed 64-bit integers.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+from relayer.attestor import AttestorError, Refused
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS signed (
+    digest TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    source_chain_id TEXT NOT NULL,
+    nonce TEXT,
+    signed_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signed_by_source ON signed (source_chain_id, nonce);
+"""
+
+
+class JournalError(AttestorError):
+    """The journal file cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One signed statement. ``source_chain_id``/``nonce`` identify the event it is about (for holder
+    statements: the public chain and no nonce)."""
+
+    kind: str
+    source_chain_id: int
+    nonce: int | None
+    digest: bytes
+    signed_at: int
+
+
+class Journal:
+    """The journal file; use from one thread (the event loop's)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            version = int(self._db.execute("PRAGMA user_version").fetchone()[0])
+            if version not in (0, SCHEMA_VERSION):
+                raise JournalError(f"journal {path} has schema version {version}, expected {SCHEMA_VERSION}")
+            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except (sqlite3.Error, OSError) as exc:
+            raise JournalError(f"cannot open journal {path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def record(self, entry: JournalEntry, *, excludes: str | None = None) -> None:
+        """Records ``entry``; when ``excludes`` names a kind, raises `Refused` (``journal-conflict``) instead
+        if a statement of that kind was already signed for the same source chain and nonce. Re-recording
+        the same digest is a no-op (the relayer may ask again)."""
+        chain, nonce = str(entry.source_chain_id), None if entry.nonce is None else str(entry.nonce)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if excludes is not None and nonce is not None:
+                    row = self._db.execute(
+                        "SELECT digest FROM signed WHERE source_chain_id = ? AND nonce = ? AND kind = ? LIMIT 1",
+                        (chain, nonce, excludes),
+                    ).fetchone()
+                    if row is not None:
+                        raise Refused(
+                            "journal-conflict",
+                            f"a {excludes} ({row[0]}) was already signed for nonce {nonce} of chain {chain}",
+                        )
+                self._db.execute(
+                    "INSERT OR IGNORE INTO signed (digest, kind, source_chain_id, nonce, signed_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    ("0x" + entry.digest.hex(), entry.kind, chain, nonce, entry.signed_at),
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+
+    def entries(self, source_chain_id: int, nonce: int | None = None) -> list[JournalEntry]:
+        """Signed statements about ``source_chain_id`` (and ``nonce``, when given), oldest first."""
+        query = "SELECT kind, source_chain_id, nonce, digest, signed_at FROM signed WHERE source_chain_id = ?"
+        params: tuple[str, ...] = (str(source_chain_id),)
+        if nonce is not None:
+            query += " AND nonce = ?"
+            params += (str(nonce),)
+        try:
+            rows = self._db.execute(query + " ORDER BY signed_at, rowid", params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalError(f"cannot read journal {self.path}: {exc}") from exc
+        return [
+            JournalEntry(kind, int(chain), None if n is None else int(n), bytes.fromhex(digest[2:]), at)
+            for kind, chain, n, digest, at in rows
+        ]

@@ -1,0 +1,428 @@
+"""The attestor's HTTP API (aiohttp) and its own chain connections.
+
+- ``GET /healthz`` -> 200 ``{"status": "ok"}``
+- ``GET /v1/identity`` -> 200 ``{"id", "ed25519", "address"}``
+- ``POST /v1/sign`` with body ``{"kind", "domain": {name, version, chainId, verifyingContract}, "message"}``
+  (at most 64 KiB):
+
+| status | body                                                  | meaning                                            |
+|--------|-------------------------------------------------------|----------------------------------------------------|
+| 200    | ``{"attestor", "digest", "ed25519", "secp256k1"}``    | checked against the chain, journaled, signed       |
+| 400    | ``{"error": "malformed", "reason"}``                  | not a well-formed request of a signable kind       |
+| 409    | ``{"error": "refused", "reason": code, "detail"}``    | contradicts the chain or the journal (permanent)   |
+| 413    | ``{"error": "too-large", "reason"}``                  | body over 64 KiB                                   |
+| 425    | ``{"error": "not-final", "reason": code, "detail"}``  | event not found or not final yet (ask again)       |
+| 503    | ``{"error": "unavailable", "reason"}``                | a chain read or the journal failed (ask again)     |
+
+Every answer is JSON. Handlers are thin: parse, call `Attestor.sign`, serialise.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import structlog
+from aiohttp import web
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
+from eth_utils.abi import function_abi_to_4byte_selector
+from eth_utils.address import is_address, to_checksum_address
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_none,
+    wait_random_exponential,
+)
+
+from attestations.eip712 import Domain
+from attestations.errors import MalformedError
+from attestations.kinds import Statement
+from attestations.signing import AttestorKey
+from relayer.attestor import AttestorError, BadRequest, ChainUnavailable, NotFinal, Refused
+from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Topology
+from relayer.attestor.journal import Journal, JournalEntry
+from relayer.config import AttestorConfig, Config
+from relayer.errors import ConfigError, SecretError
+from relayer.evm.artifacts import Artifacts
+
+MAX_BODY_BYTES = 64 * 1024
+RPC_TIMEOUT = 10.0  # seconds per JSON-RPC request
+RPC_ATTEMPTS = 3  # per chain read, on transient faults only
+RPC_BUDGET = 8.0  # seconds all attempts of one chain read may take
+
+log = structlog.get_logger("dari.attestor")
+
+_KINDS: dict[str, type[Statement]] = {k.KIND: k for k in SIGNABLE_KINDS}
+
+
+# --- the request -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    statement: Statement
+    domain: Domain
+
+
+def _parse_domain(raw: Any) -> Domain:
+    if not isinstance(raw, dict) or set(raw) != {"name", "version", "chainId", "verifyingContract"}:
+        raise BadRequest("domain has exactly name, version, chainId and verifyingContract")
+    name, version, chain_id, contract = raw["name"], raw["version"], raw["chainId"], raw["verifyingContract"]
+    if not isinstance(name, str) or not isinstance(version, str):
+        raise BadRequest("domain name and version are strings")
+    if isinstance(chain_id, bool) or not isinstance(chain_id, int) or not 0 < chain_id < 2**256:
+        raise BadRequest("domain.chainId is a positive integer")
+    if not isinstance(contract, str) or not is_address(contract):
+        raise BadRequest("domain.verifyingContract is an address")
+    return Domain(chain_id, to_checksum_address(contract), name, version)
+
+
+def parse_sign_request(body: bytes) -> SignRequest:
+    """The request in ``body``; `BadRequest` on anything else (never another exception)."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, RecursionError):
+        raise BadRequest("body is not JSON") from None
+    if not isinstance(raw, dict) or set(raw) != {"kind", "domain", "message"}:
+        raise BadRequest("a sign request is an object with exactly kind, domain and message")
+    kind = raw["kind"]
+    if not isinstance(kind, str) or kind not in _KINDS:
+        raise BadRequest(f"kind must be one of {sorted(_KINDS)}")
+    domain = _parse_domain(raw["domain"])
+    try:
+        statement = _KINDS[kind].from_message(raw["message"])
+    except (MalformedError, ValueError, TypeError, OverflowError) as exc:
+        raise BadRequest(f"message: {exc}") from None
+    return SignRequest(statement, domain)
+
+
+# --- the chain, through the attestor's own RPC connections ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _View:
+    selector: bytes
+    inputs: list[str]
+    outputs: list[str]
+
+
+def _abi_type(item: Mapping[str, Any]) -> str:
+    kind = str(item["type"])
+    if kind.startswith("tuple"):
+        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + kind[len("tuple") :]
+    return kind
+
+
+def _is_revert(error: Any) -> bool:
+    if not isinstance(error, dict):
+        return False
+    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
+
+
+class RpcChainView:
+    """`ChainView` over plain JSON-RPC (one aiohttp session, the attestor's own URLs). Transient faults
+    are retried a few times (jittered, capped in attempts and time), then surface as `ChainUnavailable`;
+    a reverting view or a missing contract is `Refused` (``view-failed``)."""
+
+    def __init__(
+        self, urls: Mapping[int, str], artifacts: Artifacts, *, timeout: float = RPC_TIMEOUT, retry_wait: bool = True
+    ) -> None:
+        self._urls = dict(urls)
+        self._artifacts = artifacts
+        self._timeout = timeout
+        self._retry_wait = retry_wait
+        self._session: aiohttp.ClientSession | None = None
+        self._views: dict[tuple[str, str, int], _View] = {}
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+        return self._session
+
+    async def _once(self, chain_id: int, method: str, params: list[Any]) -> Any:
+        url = self._urls.get(chain_id)
+        if url is None:
+            raise Refused("unknown-chain", f"chain {chain_id} is not configured")
+        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+        try:
+            async with self._client().post(url, json=payload) as response:
+                if response.status != 200:
+                    raise ChainUnavailable(f"{method} on chain {chain_id}: HTTP {response.status}")
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ChainUnavailable(f"{method} on chain {chain_id}: {type(exc).__name__} {exc}") from None
+        if not isinstance(body, dict):
+            raise ChainUnavailable(f"{method} on chain {chain_id}: not a JSON-RPC answer")
+        if "error" in body:
+            if method == "eth_call" and _is_revert(body["error"]):
+                raise Refused("view-failed", f"a view on chain {chain_id} reverted: {body['error']}")
+            raise ChainUnavailable(f"{method} on chain {chain_id}: {body['error']}")
+        return body.get("result")
+
+    async def _rpc(self, chain_id: int, method: str, params: list[Any]) -> Any:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(RPC_ATTEMPTS) | stop_after_delay(RPC_BUDGET),
+            wait=wait_random_exponential(multiplier=0.1, max=1.0) if self._retry_wait else wait_none(),
+            retry=retry_if_exception_type(ChainUnavailable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._once(chain_id, method, params)
+        raise ChainUnavailable(f"{method} on chain {chain_id}: no attempt made")  # pragma: no cover
+
+    async def head(self, chain_id: int) -> int:
+        result = await self._rpc(chain_id, "eth_blockNumber", [])
+        try:
+            return int(str(result), 16)
+        except ValueError:
+            raise ChainUnavailable(f"eth_blockNumber on chain {chain_id}: bad answer {result!r}") from None
+
+    async def block_hash(self, chain_id: int, number: int) -> str | None:
+        block = await self._rpc(chain_id, "eth_getBlockByNumber", [hex(number), False])
+        if block is None:
+            return None
+        if not isinstance(block, dict) or not isinstance(block.get("hash"), str):
+            raise ChainUnavailable(f"eth_getBlockByNumber on chain {chain_id}: bad answer")
+        return str(block["hash"]).lower()
+
+    async def logs(
+        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+    ) -> list[Mapping[str, Any]]:
+        query = {"address": address, "topics": list(topics), "fromBlock": "0x0", "toBlock": hex(to_block)}
+        result = await self._rpc(chain_id, "eth_getLogs", [query])
+        if not isinstance(result, list) or not all(isinstance(entry, dict) for entry in result):
+            raise ChainUnavailable(f"eth_getLogs on chain {chain_id}: bad answer")
+        return result
+
+    def _view(self, contract: str, function: str, arity: int) -> _View:
+        key = (contract, function, arity)
+        view = self._views.get(key)
+        if view is None:
+            entry = next(
+                (
+                    e
+                    for e in self._artifacts.get(contract).abi
+                    if e.get("type") == "function" and e.get("name") == function and len(e["inputs"]) == arity
+                ),
+                None,
+            )
+            if entry is None:
+                raise ConfigError("artifacts", [f"{contract} has no function {function} of {arity} arguments"])
+            view = _View(
+                function_abi_to_4byte_selector(entry),  # type: ignore[arg-type]
+                [_abi_type(i) for i in entry["inputs"]],
+                [_abi_type(o) for o in entry["outputs"]],
+            )
+            self._views[key] = view
+        return view
+
+    async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
+        view = self._view(contract, function, len(args))
+        data = "0x" + (view.selector + abi_encode(view.inputs, list(args))).hex()
+        result = await self._rpc(chain_id, "eth_call", [{"to": address, "data": data}, "latest"])
+        try:
+            raw = bytes.fromhex(str(result)[2:])
+        except ValueError:
+            raise ChainUnavailable(f"eth_call on chain {chain_id}: bad answer") from None
+        if not raw and view.outputs:
+            raise Refused("view-failed", f"no {contract} at {address} on chain {chain_id}")
+        try:
+            values = abi_decode(view.outputs, raw)
+        except Exception as exc:  # eth-abi raises several unrelated error types on short or junk data
+            raise Refused("view-failed", f"{contract}.{function} at {address}: undecodable answer ({exc})") from None
+        values = tuple(
+            to_checksum_address(v) if t == "address" else v for t, v in zip(view.outputs, values, strict=True)
+        )
+        return values[0] if len(values) == 1 else values
+
+
+# --- the attestor ------------------------------------------------------------------------------------------
+
+
+class Attestor:
+    """One attestor: checks a statement against the chain, journals it, signs it."""
+
+    def __init__(
+        self, key: AttestorKey, checker: Checker, journal: Journal, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.key = key
+        self.checker = checker
+        self.journal = journal
+        self.clock = clock
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+    async def sign(self, request: SignRequest) -> dict[str, str]:
+        """The signature answer, or `Refused` / `NotFinal` / `ChainUnavailable`."""
+        statement, domain = request.statement, request.domain
+        digest = statement.digest(domain)
+        now = int(self.clock())
+        context = {"kind": statement.KIND, "digest": "0x" + digest.hex(), "chain_id": domain.chain_id}
+        try:
+            claim = await self.checker.check(statement, domain, now)
+            entry = JournalEntry(statement.KIND, claim.source_chain_id, claim.nonce, digest, now)
+            self.journal.record(entry, excludes=claim.excludes)  # before the signature leaves (write-ahead)
+        except Refused as exc:
+            log.warning("refused", reason=exc.code, detail=exc.detail, **context)
+            raise
+        except NotFinal as exc:
+            log.info("not-final", reason=exc.code, detail=exc.detail, **context)
+            raise
+        except ChainUnavailable as exc:
+            log.warning("chain-unavailable", detail=str(exc), **context)
+            raise
+        signature = self.key.sign(digest)
+        log.info("signed", source_chain_id=claim.source_chain_id, nonce=claim.nonce, **context)
+        return {
+            "attestor": signature.attestor,
+            "digest": "0x" + digest.hex(),
+            "ed25519": "0x" + signature.ed25519.hex(),
+            "secp256k1": "0x" + signature.secp256k1.hex(),
+        }
+
+    async def close(self) -> None:
+        view = self.checker.view
+        if isinstance(view, RpcChainView):
+            await view.close()
+        self.journal.close()
+
+
+def load_key(entry: AttestorConfig) -> AttestorKey:
+    """The attestor's key pair from its key file or environment variable; `ConfigError` when it is missing,
+    unreadable, or not the pair the configuration publishes for this id."""
+    where = f"attestors[{entry.id}].key"
+    if entry.key is None:
+        raise ConfigError(where, ["this attestor's key is not configured (key_file or key_env)"])
+    try:
+        key = AttestorKey.from_json(json.loads(entry.key.read()))
+    except SecretError as exc:
+        raise ConfigError(where, [str(exc)]) from None
+    except ValueError:
+        raise ConfigError(where, ["the key is not attestor key JSON {id, ed25519, secp256k1}"]) from None
+    except MalformedError as exc:
+        raise ConfigError(where, [str(exc)]) from None
+    public = key.public()
+    if (public["id"], public["ed25519"].lower(), public["address"].lower()) != (
+        entry.id, entry.ed25519.lower(), entry.address.lower()
+    ):  # fmt: skip
+        raise ConfigError(where, ["the key is not the one published for this attestor (id, ed25519, address)"])
+    return key
+
+
+def rpc_urls(config: Config, entry: AttestorConfig) -> dict[int, str]:
+    """Chain id -> the attestor's own RPC URL (its ``rpc`` table, else the chain's ``rpc_url``)."""
+    return {c.chain_id: entry.rpc.get(str(c.chain_id), c.rpc_url) for c in (config.registry, *config.public)}
+
+
+def build_attestor(config: Config, attestor_id: str, base_dir: Path, artifacts: Artifacts) -> Attestor:
+    """The attestor ``attestor_id`` of ``config`` (paths relative to ``base_dir``); `ConfigError` on any
+    problem with its entry, key or contracts."""
+    entry = next((a for a in config.attestors if a.id == attestor_id), None)
+    if entry is None:
+        known = ", ".join(a.id for a in config.attestors) or "none"
+        raise ConfigError("attestors", [f"no attestor {attestor_id!r} (configured: {known})"])
+    key = load_key(entry)
+    topology = Topology.from_config(config)
+    journal = Journal(entry.journal or base_dir / f"attestor-{attestor_id}.db")
+    return Attestor(key, Checker(topology, RpcChainView(rpc_urls(config, entry), artifacts)), journal)
+
+
+# --- HTTP --------------------------------------------------------------------------------------------------
+
+ATTESTOR = web.AppKey("attestor", Attestor)
+
+
+def _error(status: int, error: str, reason: str, detail: str | None = None) -> web.Response:
+    body = {"error": error, "reason": reason}
+    if detail is not None:
+        body["detail"] = detail
+    return web.json_response(body, status=status)
+
+
+@web.middleware
+async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
+    """Maps each error to its JSON answer (see the table above)."""
+    try:
+        return await handler(request)
+    except BadRequest as exc:
+        return _error(400, "malformed", str(exc))
+    except Refused as exc:
+        return _error(409, "refused", exc.code, exc.detail)
+    except NotFinal as exc:
+        return _error(425, "not-final", exc.code, exc.detail)
+    except ChainUnavailable as exc:
+        return _error(503, "unavailable", str(exc))
+    except web.HTTPRequestEntityTooLarge:
+        return _error(413, "too-large", f"a request body is at most {MAX_BODY_BYTES} bytes")
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _error(exc.status, exc.reason.lower().replace(" ", "-"), exc.reason)
+    except AttestorError as exc:  # the journal cannot be written: nothing was signed
+        log.error("attestor-error", detail=str(exc), path=request.path)
+        return _error(503, "unavailable", str(exc))
+
+
+async def _healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _identity(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ATTESTOR].key.public())
+
+
+async def _sign(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
+    sign_request = parse_sign_request(await request.read())
+    return web.json_response(await request.app[ATTESTOR].sign(sign_request))
+
+
+def make_app(attestor: Attestor) -> web.Application:
+    """The API of ``attestor``; closing the app closes its chain connections and journal."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
+    app[ATTESTOR] = attestor
+
+    async def lifetime(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await app[ATTESTOR].close()
+
+    app.cleanup_ctx.append(lifetime)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/v1/identity", _identity)
+    app.router.add_post("/v1/sign", _sign)
+    return app
+
+
+async def serve(app: web.Application, host: str, port: int, stop: Awaitable[Any]) -> None:
+    """Serves ``app`` on ``host:port`` until ``stop`` completes, then shuts down gracefully (in-flight
+    requests get a few seconds to finish)."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise AttestorError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        log.info("listening", attestor=app[ATTESTOR].id, host=host, port=port)
+        await stop
+    finally:
+        await runner.cleanup()
+        log.info("stopped", attestor=app[ATTESTOR].id)

@@ -1,0 +1,157 @@
+"""`dari transfers list|show|approve|reject|retry`: operator tooling over the relayer's database."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.table import Table
+
+from relayer import db
+from relayer.cli import err, fails_cleanly, json_option, out, print_json
+from relayer.config import load_config
+from relayer.decision import REFUND_REASONS
+from relayer.store import OperationStore, StaleState, UnknownOperation, now_utc
+from relayer.transfer_state import Event, IllegalTransition, Kind, State
+
+T = TypeVar("T")
+config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
+
+
+def _with_store(config_file: Path, action: Callable[[OperationStore], Awaitable[T]]) -> T:
+    config = load_config(config_file)
+
+    async def run() -> T:
+        engine = db.create_engine(config.database.url)
+        try:
+            await db.upgrade(engine)
+            return await action(OperationStore(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@click.group("transfers")
+def transfers_group() -> None:
+    """Transfers and other operations of the relayer."""
+
+
+@transfers_group.command("list")
+@config_option
+@click.option("--state", type=click.Choice([s.value for s in State]), help="Only this state.")
+@click.option("--kind", type=click.Choice([k.value for k in Kind]), help="Only this kind.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
+@json_option
+@fails_cleanly
+def transfers_list(config_file: Path, state: str | None, kind: str | None, limit: int, as_json: bool) -> None:
+    """List operations, oldest first."""
+    found = _with_store(
+        config_file,
+        lambda s: s.find(state=State(state) if state else None, kind=Kind(kind) if kind else None, limit=limit),
+    )
+    if as_json:
+        print_json({"transfers": [op.to_json() for op in found]})
+        return
+    table = Table()
+    for column in ("id", "kind", "state", "amount", "recipient", "reason", "attempts"):
+        table.add_column(column)
+    for op in found:
+        table.add_row(op.id, op.kind.value, op.state.value, str(op.amount or ""), op.recipient or "", op.reason or "",
+                      str(op.attempts))  # fmt: skip
+    out.print(table)
+
+
+@transfers_group.command("show")
+@config_option
+@click.argument("operation_id")
+@json_option
+@fails_cleanly
+def transfers_show(config_file: Path, operation_id: str, as_json: bool) -> None:
+    """One operation's whole history: events, decision with reasons, attestations, transactions."""
+
+    async def show(store: OperationStore) -> dict[str, Any]:
+        op = await store.get(operation_id)
+        return {
+            **op.to_json(),
+            "attestations": await store.attestations_of(op.id),
+            "history": await store.history(op.id),
+        }
+
+    try:
+        body = _with_store(config_file, show)
+    except UnknownOperation:
+        err.print(f"no operation {operation_id}")
+        sys.exit(1)
+    if as_json:
+        print_json(body)
+        return
+    out.print(f"{body['id']} ({body['kind']}): {body['state']}", highlight=False)
+    for key in ("sourceTxHash", "destTxHash", "reason", "lockedUntil", "lastError"):
+        if body.get(key) is not None:
+            out.print(f"  {key}: {body[key]}", highlight=False)
+    for digest in body["attestations"]:
+        out.print(f"  attestation: {digest}", highlight=False)
+    for entry in body["history"]:
+        line = f"  {entry['at']}  {entry['from'] or '-'} -> {entry['to']}  ({entry['event']}) {entry['detail'] or ''}"
+        out.print(line, highlight=False)
+
+
+def _act(config_file: Path, operation_id: str, event: Event, allowed: set[State], **fields: Any) -> None:
+    async def act(store: OperationStore) -> str:
+        op = await store.get(operation_id)
+        if op.state not in allowed:
+            raise IllegalTransition(op.kind, op.state, event)
+        moved = await store.transition(
+            op.id, event, expect=op.state, detail="operator", next_attempt_at=now_utc(), **fields
+        )
+        return moved.state.value
+
+    try:
+        state = _with_store(config_file, act)
+    except UnknownOperation:
+        err.print(f"no operation {operation_id}")
+        sys.exit(1)
+    except (IllegalTransition, StaleState) as exc:
+        err.print(f"refused: {exc}")
+        sys.exit(1)
+    out.print(f"{operation_id}: {state}")
+
+
+@transfers_group.command("approve")
+@config_option
+@click.argument("operation_id")
+@fails_cleanly
+def transfers_approve(config_file: Path, operation_id: str) -> None:
+    """Approve a held (escalated) operation: it is attested and delivered."""
+    _act(config_file, operation_id, Event.OPERATOR_APPROVED, {State.HELD}, reason=None)
+
+
+@transfers_group.command("reject")
+@config_option
+@click.argument("operation_id")
+@fails_cleanly
+def transfers_reject(config_file: Path, operation_id: str) -> None:
+    """Reject a held operation: a bridge-out is refunded (reason operator-rejected)."""
+    reason = "operator-rejected"
+    _act(
+        config_file,
+        operation_id,
+        Event.OPERATOR_REJECTED,
+        {State.HELD},
+        reason=reason,
+        reason_code=REFUND_REASONS[reason],
+    )
+
+
+@transfers_group.command("retry")
+@config_option
+@click.argument("operation_id")
+@fails_cleanly
+def transfers_retry(config_file: Path, operation_id: str) -> None:
+    """Retry a stalled or held operation now (held ones are decided again)."""
+    _act(config_file, operation_id, Event.RETRIED, {State.STALLED, State.REFUND_STALLED, State.HELD}, attempts=0)

@@ -1,0 +1,22 @@
+"""Prometheus metrics of the relayer (served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry()
+
+EVENTS_SEEN = Counter("dari_events_seen_total", "Chain events observed", ["chain", "kind"], registry=REGISTRY)
+OPERATIONS = Gauge("dari_operations", "Operations by kind and state", ["kind", "state"], registry=REGISTRY)
+TRANSITIONS = Counter("dari_transitions_total", "State transitions", ["kind", "event"], registry=REGISTRY)
+DELIVERY_LATENCY = Histogram(
+    "dari_delivery_seconds", "Finalized to confirmed, per operation", ["kind"], registry=REGISTRY,
+    buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
+)  # fmt: skip
+RPC_ERRORS = Counter("dari_rpc_errors_total", "RPC failures", ["chain"], registry=REGISTRY)
+ATTESTOR_SIGNATURES = Counter(
+    "dari_attestor_signatures_total", "Signatures gathered", ["attestor", "outcome"], registry=REGISTRY
+)
+SUBMISSIONS = Counter("dari_submissions_total", "Transactions sent", ["chain", "purpose"], registry=REGISTRY)
+LEADER = Gauge("dari_leader", "1 while this relayer holds the lease", registry=REGISTRY)
+STALE = Gauge("dari_operations_over_sla", "Non-final operations older than the SLA", registry=REGISTRY)

@@ -1,0 +1,443 @@
+"""The relay pipeline: watch → finalize → decide → attest → submit → confirm, one stage at a time over
+persisted operations, so a restart (or a standby taking over) resumes exactly where the store says.
+
+Stages are thin: chain reads and attestor calls here, decisions in `relayer.decision`, transitions in
+`relayer.transfer_state`, delivery in `relayer.submitter`. Transfer-level retries use the persisted
+``attempts`` with `backoff_seconds`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.ext.asyncio import AsyncEngine
+from web3.contract import AsyncContract
+
+from adapters.registry import Adapters
+from adapters.sanctions import SanctionsList
+from attestations.attestation import Attestation
+from attestations.log import TransparencyLog
+from relayer import metrics
+from relayer.attestor.client import AttestationRefused, NotYetAttested, gather
+from relayer.compliance import load_adapters, load_sanctions, to_security
+from relayer.config import ChainConfig, Config
+from relayer.decision import (
+    Outcome,
+    RegistrationFacts,
+    TransferFacts,
+    decide_bridge_out,
+    decide_registration,
+)
+from relayer.errors import DariError
+from relayer.events import (
+    BRIDGE_BACK,
+    BRIDGE_OUT,
+    INVESTOR_REVOKED,
+    WALLET_LINKED,
+    WALLET_UNLINKED,
+    BridgeBack,
+    BridgeOut,
+    ChainEvent,
+    InvestorRevoked,
+    LogRef,
+    WalletLinked,
+    WalletUnlinked,
+)
+from relayer.evm.artifacts import Artifacts, load_artifacts
+from relayer.evm.client import ChainClient, RevertDecoder
+from relayer.kyc import FileKycSource, KycSource, NoKycSource
+from relayer.lease import Lease
+from relayer.log_store import SqlLogStorage
+from relayer.statements import statement_for
+from relayer.store import Operation, OperationStore, Source, StaleState, now_utc
+from relayer.submitter import ChainSubmitter, DeliveryRefused, purpose
+from relayer.transfer_state import Event, IllegalTransition, Kind, State, backoff_seconds
+from relayer.watcher import Watcher
+
+log = structlog.get_logger("relay")
+LEASE_NAME = "relayer"
+ZERO_ADDRESS = "0x" + "00" * 20
+REVOKE_REASON_KYC = 1
+REVOKE_REASON_UNLINKED = 2
+
+
+def _source(ref: LogRef) -> Source:
+    return Source(ref.chain_id, ref.tx_hash, ref.block_number, ref.block_hash, ref.log_index)
+
+
+class Relay:
+    """One relayer process. Acts only while it holds the lease; otherwise it stands by."""
+
+    def __init__(
+        self, config: Config, engine: AsyncEngine, *, owner: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        if config.relayer is None:
+            raise DariError("the configuration has no [relayer] section")
+        self.config = config
+        self.engine = engine
+        self.owner = owner
+        self.clock = clock
+        self.store = OperationStore(engine)
+        self.log = TransparencyLog(SqlLogStorage(engine))
+        self.lease = Lease(engine, LEASE_NAME, owner, config.relayer.lease_seconds)
+        self.signer: LocalAccount = Account.from_key(config.relayer.signer.read())
+        self.adapters: Adapters = load_adapters(config)
+        self.sanctions: SanctionsList | None = load_sanctions(config)
+        self.kyc: KycSource = FileKycSource(config.kyc.evidence_file) if config.kyc.evidence_file else NoKycSource()
+        self.artifacts: Artifacts = load_artifacts()
+        self.chains: dict[int, ChainConfig] = {c.chain_id: c for c in (config.registry, *config.public)}
+        self._stack = AsyncExitStack()
+        self.clients: dict[int, ChainClient] = {}
+        self.watchers: dict[int, Watcher] = {}
+        self.submitters: dict[int, ChainSubmitter] = {}
+        self.heads: dict[int, int] = {}
+        self.leader = False
+
+    async def __aenter__(self) -> Relay:
+        decoder = RevertDecoder.from_artifacts(self.artifacts)
+        for chain in self.chains.values():
+            client = await self._stack.enter_async_context(ChainClient(chain.rpc_url, decoder))
+            self.clients[chain.chain_id] = client
+            self.watchers[chain.chain_id] = Watcher(
+                chain, client, self.engine, self._watched_addresses(chain), self._watched_topics(chain)
+            )
+            self.submitters[chain.chain_id] = ChainSubmitter(
+                self.config, chain, client, self.artifacts, self.signer, self.engine
+            )
+        await self.log.load()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        if self.leader:
+            await self.lease.release()
+        await self._stack.aclose()
+
+    def _watched_addresses(self, chain: ChainConfig) -> list[str]:
+        names = ("escrow", "walletLinks", "investorRegistry") if chain is self.config.registry else ("gateway",)
+        return [chain.contracts[n] for n in names if n in chain.contracts]
+
+    def _watched_topics(self, chain: ChainConfig) -> list[str]:
+        if chain is self.config.registry:
+            return [BRIDGE_OUT, WALLET_LINKED, WALLET_UNLINKED, INVESTOR_REVOKED]
+        return [BRIDGE_BACK]
+
+    def contract(self, name: str, chain_id: int, address: str | None = None) -> AsyncContract:
+        chain = self.chains[chain_id]
+        key = {"BridgeGateway": "gateway", "HolderRegistry": "holderRegistry", "BridgeEscrow": "escrow",
+               "InvestorRegistry": "investorRegistry", "WalletLinks": "walletLinks"}.get(name)  # fmt: skip
+        target = address or (chain.contracts[key] if key else None)
+        if target is None:
+            raise DariError(f"chain {chain_id} has no {name} configured")
+        return self.clients[chain_id].contract(self.artifacts.get(name), target)
+
+    # --- the loop ------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        interval = min(c.poll_interval for c in self.chains.values())
+        while not stop.is_set():
+            try:
+                await self.step()
+            except DariError as exc:
+                log.warning("step failed", error=str(exc))
+            except (OSError, TimeoutError) as exc:
+                log.warning("rpc or database unavailable", error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def step(self) -> None:
+        """One pass over every stage, if this process holds the lease."""
+        self.leader = await self.lease.acquire()
+        metrics.LEADER.set(1 if self.leader else 0)
+        if not self.leader:
+            return
+        for chain_id in self.chains:
+            await self._guarded(self.ingest, chain_id)
+            await self._guarded(self.finalize, chain_id)
+        await self.decide()
+        await self.attest()
+        for chain_id in self.chains:
+            await self._guarded(self.deliver, chain_id)
+            await self._guarded(self.confirm, chain_id)
+        for (kind, state), count in (await self.store.counts()).items():
+            metrics.OPERATIONS.labels(kind, state).set(count)
+
+    async def _guarded(self, stage: Callable[[int], Any], chain_id: int) -> None:
+        try:
+            await stage(chain_id)
+        except (OSError, TimeoutError, DariError) as exc:
+            metrics.RPC_ERRORS.labels(str(chain_id)).inc()
+            log.warning("stage failed", stage=stage.__name__, chain=chain_id, error=repr(exc))
+
+    # --- ingest and finality ------------------------------------------------------------------
+
+    async def ingest(self, chain_id: int) -> None:
+        poll = await self.watchers[chain_id].poll()
+        self.heads[chain_id] = poll.head
+        for event in poll.observed:
+            for op in await self._operations_for(event):
+                if await self.store.observe(op):
+                    metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
+                    log.info("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
+
+    async def _operations_for(self, event: ChainEvent) -> list[Operation]:
+        source = _source(event.ref)
+        registry = self.config.registry.chain_id
+        if isinstance(event, BridgeOut):
+            security = next(
+                (s for s in self.config.securities if (s.registry_token or "").lower() == event.token.lower()), None
+            )
+            return [Operation(
+                f"{registry}-{event.nonce}", Kind.BRIDGE_OUT, State.OBSERVED, source, event.dest_chain_id,
+                source_nonce=event.nonce, security_id=security.id.lower() if security else None, token=event.token,
+                sender=event.sender, recipient=event.recipient, amount=event.amount,
+            )]  # fmt: skip
+        if isinstance(event, BridgeBack):
+            return [Operation(
+                f"{event.ref.chain_id}-{event.nonce}", Kind.BRIDGE_BACK, State.OBSERVED, source, registry,
+                source_nonce=event.nonce, token=event.token, sender=event.holder, recipient=event.registry_recipient,
+                amount=event.amount,
+            )]  # fmt: skip
+        position = f"{registry}-{event.ref.block_number}-{event.ref.log_index}"
+        if isinstance(event, WalletLinked):
+            return [Operation(f"link-{position}", Kind.HOLDER_REGISTER, State.OBSERVED, source, event.chain_id,
+                              sender=event.investor, recipient=event.wallet)]  # fmt: skip
+        if isinstance(event, WalletUnlinked):
+            return [Operation(f"unlink-{position}", Kind.HOLDER_REVOKE, State.OBSERVED, source, event.chain_id,
+                              sender=event.investor, recipient=event.wallet,
+                              payload={"reason": REVOKE_REASON_UNLINKED})]  # fmt: skip
+        if isinstance(event, InvestorRevoked):
+            found = []
+            links = self.contract("WalletLinks", registry)
+            for chain in self.config.public:
+                wallet = await links.functions.linkedWallet(event.wallet, chain.chain_id).call()
+                if wallet != ZERO_ADDRESS:
+                    found.append(Operation(
+                        f"revoke-{chain.chain_id}-{position}", Kind.HOLDER_REVOKE, State.OBSERVED, source,
+                        chain.chain_id, sender=event.wallet, recipient=wallet, payload={"reason": REVOKE_REASON_KYC},
+                    ))  # fmt: skip
+            return found
+        return []
+
+    async def finalize(self, chain_id: int) -> None:
+        head = self.heads.get(chain_id)
+        if head is None:
+            return
+        watcher = self.watchers[chain_id]
+        for op in await self.store.due([State.OBSERVED], source_chain_id=chain_id):
+            ref = LogRef(
+                chain_id, op.source.block_number, op.source.block_hash, op.source.tx_hash, op.source.log_index, ""
+            )
+            final = await watcher.is_final(ref, head)
+            if final is None:
+                continue
+            await self._move(op, Event.FINALIZED if final else Event.REORGED, detail=None if final else "reorged out")
+
+    # --- decisions ------------------------------------------------------------------------------
+
+    async def decide(self) -> None:
+        for op in await self.store.due([State.FINALIZED]):
+            try:
+                outcome, fields = await self._decide(op)
+            except (OSError, TimeoutError, DariError) as exc:
+                await self._retry_later(op, repr(exc))
+                continue
+            detail = outcome.reason or "approved"
+            await self._move(op, outcome.event, detail=detail, decision=outcome.decision, reason=outcome.reason,
+                             reason_code=outcome.reason_code, locked_until=outcome.locked_until, **fields)  # fmt: skip
+
+    async def _decide(self, op: Operation) -> tuple[Outcome, dict[str, Any]]:
+        now = int(self.clock())
+        if op.kind == Kind.BRIDGE_OUT:
+            return await self._decide_bridge_out(op, now), {}
+        if op.kind == Kind.BRIDGE_BACK:
+            wrapped = self.contract("WrappedSecurity", op.source.chain_id, op.token)
+            security_id = "0x" + bytes(await wrapped.functions.securityId().call()).hex()
+            investors = self.contract("InvestorRegistry", self.config.registry.chain_id)
+            if not await investors.functions.isVerified(op.recipient).call():
+                return Outcome(Event.ESCALATED, "registry-recipient-unverified"), {"security_id": security_id}
+            return Outcome(Event.APPROVED), {"security_id": security_id}
+        if op.dest_chain_id not in self.chains or op.dest_chain_id == self.config.registry.chain_id:
+            return Outcome(Event.REJECTED, "destination-unsupported"), {}
+        if op.kind == Kind.HOLDER_REGISTER:
+            return await self._decide_registration(op, now), {}
+        entry = await self.contract("HolderRegistry", op.dest_chain_id).functions.holder(op.recipient).call()
+        if entry[0] == b"\0" * 32 or entry[3]:
+            return Outcome(Event.REJECTED, "nothing-to-revoke"), {}
+        return Outcome(Event.APPROVED), {"payload": {**op.payload, "issuedAt": max(now, int(entry[5]) + 1)}}
+
+    async def _decide_bridge_out(self, op: Operation, now: int) -> Outcome:
+        entry = next((s for s in self.config.securities if s.id.lower() == (op.security_id or "").lower()), None)
+        known = op.dest_chain_id in self.chains and op.dest_chain_id != self.config.registry.chain_id
+        eligible, holder_id = False, None
+        if known and entry is not None:
+            holders = self.contract("HolderRegistry", op.dest_chain_id)
+            security = bytes.fromhex(entry.id[2:])
+            eligible = bool(await holders.functions.isEligible(op.recipient, security).call())
+            holder_id = "0x" + bytes((await holders.functions.holder(op.recipient).call())[0]).hex()
+        facts = TransferFacts(
+            now=now, security=to_security(entry) if entry else None, destination_known=known,
+            recipient_eligible=eligible, holder_id=holder_id, kyc=self.kyc.get(holder_id) if holder_id else None,
+        )  # fmt: skip
+        return decide_bridge_out(op, facts, self.adapters, self.sanctions)
+
+    async def _decide_registration(self, op: Operation, now: int) -> Outcome:
+        registry = self.config.registry.chain_id
+        investors = self.contract("InvestorRegistry", registry)
+        links = self.contract("WalletLinks", registry)
+        investor = op.sender
+        holder_id = "0x" + bytes(await investors.functions.investorIdOf(investor).call()).hex()
+        facts = RegistrationFacts(
+            now=now,
+            investor_verified=bool(await investors.functions.isVerified(investor).call()),
+            still_linked=str(await links.functions.linkedWallet(investor, op.dest_chain_id).call()).lower()
+            == (op.recipient or "").lower(),
+            holder_id=holder_id,
+            country=int(await investors.functions.investorCountry(investor).call()),
+            investor_class=int(await investors.functions.investorClass(investor).call()),
+            kyc_expiry=int(await investors.functions.kycExpiry(investor).call()),
+            kyc=self.kyc.get(holder_id),
+        )  # fmt: skip
+        securities = [to_security(s) for s in self.config.securities]
+        return decide_registration(facts, self.adapters, self.sanctions, securities)
+
+    # --- attestation ----------------------------------------------------------------------------
+
+    async def attest(self) -> None:
+        for op in await self.store.due([State.APPROVED, State.REJECTED]):
+            if op.state == State.REJECTED and (op.kind != Kind.BRIDGE_OUT or op.reason_code is None):
+                continue  # a rejected registration or revocation is final; nothing to attest
+            statement, domain = statement_for(op, self.config)
+            try:
+                signatures = await gather(statement, domain, self.config.attestors, self.config.trust.threshold)
+            except NotYetAttested as exc:
+                await self._retry_later(op, str(exc))
+                continue
+            except AttestationRefused as exc:
+                if op.state == State.APPROVED:
+                    await self._move(
+                        op, Event.ESCALATED, detail=f"attestors refused: {exc}", reason="attestors-refused"
+                    )
+                else:
+                    await self._retry_later(op, f"attestors refused the refund: {exc}")
+                continue
+            attestation = Attestation(statement, domain, tuple(signatures))
+            index = await self.log.append(attestation.digest)
+            attestation = attestation.with_log_index(index)
+            await self.store.save_attestation(attestation, op.id)
+            digest = "0x" + attestation.digest.hex()
+            await self._move(
+                op, Event.ATTESTED, detail=digest, attestation=digest, attempts=0, next_attempt_at=now_utc()
+            )
+
+    # --- delivery --------------------------------------------------------------------------------
+
+    async def _attestation_of(self, op: Operation) -> Attestation:
+        document = await self.store.attestation(op.attestation or "")
+        if document is None:
+            raise DariError(f"{op.id}: attestation {op.attestation} missing from the store")
+        return Attestation.parse(document)
+
+    async def deliver(self, chain_id: int) -> None:
+        submitter = self.submitters[chain_id]
+        in_flight = await submitter.in_flight()
+        groups: dict[str, list[tuple[Operation, Attestation]]] = defaultdict(list)
+        for op in await self.store.due([State.ATTESTED, State.REFUND_ATTESTED], dest_chain_id=None):
+            target = self.config.registry.chain_id if op.state == State.REFUND_ATTESTED else op.dest_chain_id
+            if target != chain_id or op.id in in_flight:
+                continue
+            attestation = await self._attestation_of(op)
+            if await submitter.delivered(op, attestation):
+                await self._move(op, Event.CONFIRMED, detail="already delivered on chain")
+                continue
+            single = purpose(op) != "mint" or op.attempts > 0
+            groups[op.id if single else "mint"].append((op, attestation))
+        batch_size = self.config.relayer.batch_size if self.config.relayer else 1
+        for key, deliveries in groups.items():
+            for start in range(0, len(deliveries), batch_size):
+                await self._send(submitter, deliveries[start : start + batch_size], purpose(deliveries[0][0]))
+            del key
+
+    async def _send(
+        self, submitter: ChainSubmitter, deliveries: list[tuple[Operation, Attestation]], kind: str
+    ) -> None:
+        ids = [op.id for op, _ in deliveries]
+        try:
+            tx_hash = await submitter.send(submitter.call_for(deliveries), ids, kind)
+        except DeliveryRefused as exc:
+            for op, _ in deliveries:
+                await self._delivery_failed(op, f"refused: {exc.error.error}", stall=len(deliveries) == 1)
+            return
+        metrics.SUBMISSIONS.labels(str(submitter.chain.chain_id), kind).inc()
+        log.info("submitted", chain=submitter.chain.chain_id, purpose=kind, tx=tx_hash, operations=len(ids))
+        for op, _ in deliveries:
+            await self._move(op, Event.SUBMITTED, detail=tx_hash, dest_tx_hash=tx_hash)
+
+    async def confirm(self, chain_id: int) -> None:
+        submitter = self.submitters[chain_id]
+        relayer = self.config.relayer
+        await submitter.settle_pending(relayer.stuck_after if relayer else 30.0)
+        in_flight = await submitter.in_flight()
+        for op in await self.store.due([State.SUBMITTED, State.REFUND_SUBMITTED]):
+            target = self.config.registry.chain_id if op.state == State.REFUND_SUBMITTED else op.dest_chain_id
+            if target != chain_id:
+                continue
+            receipt = await submitter.receipt(op.dest_tx_hash or "0x" + "00" * 32)
+            if receipt.mined and receipt.success:
+                await self._confirmed(op)
+                continue
+            if not receipt.mined and op.id in in_flight:
+                continue  # still pending (or replaced by a pending transaction)
+            if await submitter.delivered(op, await self._attestation_of(op)):
+                await self._confirmed(op)
+            else:
+                attempts = op.attempts + 1
+                await self._move(
+                    op, Event.SUBMISSION_FAILED, detail="transaction failed or dropped",
+                    attempts=attempts, next_attempt_at=self._later(op, attempts),
+                )  # fmt: skip
+
+    async def _confirmed(self, op: Operation) -> None:
+        moved = await self._move(op, Event.CONFIRMED, detail=op.dest_tx_hash)
+        if moved is not None and op.created_at is not None:
+            metrics.DELIVERY_LATENCY.labels(op.kind.value).observe((now_utc() - op.created_at).total_seconds())
+
+    # --- bookkeeping --------------------------------------------------------------------------
+
+    def _later(self, op: Operation, attempts: int) -> Any:
+        return now_utc() + timedelta(seconds=backoff_seconds(attempts, op.id))
+
+    async def _retry_later(self, op: Operation, error: str) -> None:
+        attempts = op.attempts + 1
+        await self.store.update(
+            op.id, attempts=attempts, next_attempt_at=self._later(op, attempts), last_error=error[:500]
+        )
+
+    async def _delivery_failed(self, op: Operation, error: str, *, stall: bool) -> None:
+        relayer = self.config.relayer
+        attempts = op.attempts + 1
+        if stall and attempts >= (relayer.max_attempts if relayer else 20):
+            await self._move(op, Event.STALLED, detail=error, reason="delivery-refused", last_error=error[:500])
+            return
+        await self.store.update(
+            op.id, attempts=attempts, next_attempt_at=self._later(op, attempts), last_error=error[:500]
+        )
+
+    async def _move(self, op: Operation, event: Event, *, detail: str | None = None, **fields: Any) -> Operation | None:
+        try:
+            moved = await self.store.transition(op.id, event, expect=op.state, detail=detail, **fields)
+        except (StaleState, IllegalTransition) as exc:
+            log.info("transition skipped", id=op.id, event=event.value, error=str(exc))
+            return None
+        metrics.TRANSITIONS.labels(op.kind.value, event.value).inc()
+        log.info("transition", id=op.id, kind=op.kind.value, frm=op.state.value, to=moved.state.value, detail=detail)
+        return moved

@@ -1,0 +1,352 @@
+"""Persistence of operations (SQLAlchemy Core, SQLite or PostgreSQL). Every state change goes through
+`transition`, which applies the state machine and is optimistic: it updates only if the row is still in
+the state it was read in, so two processes can never both move one operation."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from attestations.attestation import Attestation
+from relayer.errors import DariError
+from relayer.schema import attestations, operation_history, operations
+from relayer.transfer_state import Event, Kind, State, next_state
+
+
+class UnknownOperation(DariError):
+    """No operation has this id."""
+
+
+class StaleState(DariError):
+    """The operation moved on since it was read (another worker or process acted first)."""
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where an operation's triggering event happened."""
+
+    chain_id: int
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Operation:
+    id: str
+    kind: Kind
+    state: State
+    source: Source
+    dest_chain_id: int
+    source_nonce: int | None = None
+    security_id: str | None = None
+    token: str | None = None
+    sender: str | None = None
+    recipient: str | None = None
+    amount: int | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    decision: dict[str, Any] | None = None
+    reason: str | None = None
+    reason_code: int | None = None
+    locked_until: int | None = None
+    attestation: str | None = None
+    dest_tx_hash: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "state": self.state.value,
+            "sourceChainId": self.source.chain_id,
+            "sourceNonce": self.source_nonce,
+            "destChainId": self.dest_chain_id,
+            "securityId": self.security_id,
+            "token": self.token,
+            "sender": self.sender,
+            "recipient": self.recipient,
+            "amount": None if self.amount is None else str(self.amount),
+            "sourceTxHash": self.source.tx_hash,
+            "sourceBlock": self.source.block_number,
+            "destTxHash": self.dest_tx_hash,
+            "reason": self.reason,
+            "reasonCode": self.reason_code,
+            "lockedUntil": self.locked_until,
+            "decision": self.decision,
+            "attempts": self.attempts,
+            "nextAttemptAt": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
+            "lastError": self.last_error,
+            "createdAt": self.created_at.isoformat() if self.created_at else None,
+            "updatedAt": self.updated_at.isoformat() if self.updated_at else None,
+            "payload": self.payload,
+        }
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every time here is UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _iso(value: datetime | None) -> str | None:
+    aware = as_utc(value)
+    return None if aware is None else aware.isoformat()
+
+
+def _row(row: RowMapping) -> Operation:
+    return Operation(
+        id=row["id"],
+        kind=Kind(row["kind"]),
+        state=State(row["state"]),
+        source=Source(
+            row["source_chain_id"],
+            row["source_tx_hash"],
+            row["source_block_number"],
+            row["source_block_hash"],
+            row["source_log_index"],
+        ),
+        dest_chain_id=row["dest_chain_id"],
+        source_nonce=row["source_nonce"],
+        security_id=row["security_id"],
+        token=row["token"],
+        sender=row["sender"],
+        recipient=row["recipient"],
+        amount=None if row["amount"] is None else int(row["amount"]),
+        payload=json.loads(row["payload"] or "{}"),
+        decision=json.loads(row["decision"]) if row["decision"] else None,
+        reason=row["reason"],
+        reason_code=row["reason_code"],
+        locked_until=row["locked_until"],
+        attestation=row["attestation"],
+        dest_tx_hash=row["dest_tx_hash"],
+        attempts=row["attempts"],
+        next_attempt_at=as_utc(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        created_at=as_utc(row["created_at"]),
+        updated_at=as_utc(row["updated_at"]),
+    )
+
+
+_COLUMNS = {
+    "decision", "reason", "reason_code", "locked_until", "attestation", "dest_tx_hash", "attempts",
+    "next_attempt_at", "last_error", "payload", "recipient", "security_id",
+}  # fmt: skip
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - _COLUMNS
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    encoded = dict(fields)
+    for key in ("decision", "payload"):
+        if key in encoded and encoded[key] is not None:
+            encoded[key] = json.dumps(encoded[key], sort_keys=True)
+    return encoded
+
+
+class OperationStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def observe(self, op: Operation) -> bool:
+        """Records a newly seen operation in state OBSERVED; returns False when it was already known.
+        A DROPPED operation seen again (re-included after a reorg) is re-observed at its new position;
+        an OBSERVED one seen at another position moves there."""
+        at = now_utc()
+        async with self._engine.begin() as conn:
+            query = select(operations).where(operations.c.id == op.id)
+            current = (await conn.execute(query)).mappings().one_or_none()
+            position = {
+                "source_tx_hash": op.source.tx_hash, "source_block_number": op.source.block_number,
+                "source_block_hash": op.source.block_hash, "source_log_index": op.source.log_index,
+            }  # fmt: skip
+            content = {
+                "source_nonce": op.source_nonce, "dest_chain_id": op.dest_chain_id, "security_id": op.security_id,
+                "token": op.token, "sender": op.sender, "recipient": op.recipient,
+                "amount": None if op.amount is None else str(op.amount),
+                "payload": json.dumps(op.payload, sort_keys=True),
+            }  # fmt: skip
+            if current is None:
+                await conn.execute(
+                    insert(operations).values(
+                        id=op.id, kind=op.kind.value, state=State.OBSERVED.value, source_chain_id=op.source.chain_id,
+                        attempts=0, next_attempt_at=at, created_at=at, updated_at=at, **position, **content,
+                    )
+                )  # fmt: skip
+                await self._history(conn, op.id, None, State.OBSERVED, Event.REOBSERVED, "observed", at)
+                return True
+            if current["source_block_hash"] == op.source.block_hash:
+                return False
+            state = State(current["state"])
+            if state == State.DROPPED:
+                nxt = next_state(Kind(current["kind"]), state, Event.REOBSERVED)
+                values = {"state": nxt.value, "updated_at": at, "next_attempt_at": at, **position, **content}
+                await conn.execute(update(operations).where(operations.c.id == op.id).values(**values))
+                await self._history(conn, op.id, state, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
+                return True
+            if state == State.OBSERVED:
+                await conn.execute(
+                    update(operations).where(operations.c.id == op.id).values(updated_at=at, **position, **content)
+                )
+            return False
+
+    async def get(self, operation_id: str) -> Operation:
+        async with self._engine.connect() as conn:
+            row = (
+                (await conn.execute(select(operations).where(operations.c.id == operation_id))).mappings().one_or_none()
+            )
+        if row is None:
+            raise UnknownOperation(operation_id)
+        return _row(row)
+
+    async def transition(
+        self, operation_id: str, event: Event, *, expect: State | None = None, detail: str | None = None, **fields: Any
+    ) -> Operation:
+        """Applies ``event`` (and updates ``fields``) atomically; `StaleState` when the row moved on."""
+        current = await self.get(operation_id)
+        if expect is not None and current.state != expect:
+            raise StaleState(f"{operation_id} is {current.state}, expected {expect}")
+        nxt = next_state(current.kind, current.state, event)
+        at = now_utc()
+        values = {"state": nxt.value, "updated_at": at, **_encode(fields)}
+        if nxt == State.FINALIZED and current.state == State.OBSERVED:
+            values["finalized_at"] = at
+        if nxt in (State.CONFIRMED, State.REFUNDED, State.DROPPED):
+            values["completed_at"] = at
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(operations)
+                .where(operations.c.id == operation_id, operations.c.state == current.state.value)
+                .values(**values)
+            )
+            if result.rowcount != 1:
+                raise StaleState(f"{operation_id} moved on from {current.state}")
+            await self._history(conn, operation_id, current.state, nxt, event, detail, at)
+        return await self.get(operation_id)
+
+    async def update(self, operation_id: str, **fields: Any) -> None:
+        """Updates bookkeeping fields (attempts, schedule, errors) without a state change."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(operations)
+                .where(operations.c.id == operation_id)
+                .values(updated_at=now_utc(), **_encode(fields))
+            )
+
+    async def due(
+        self,
+        states: Iterable[State],
+        *,
+        limit: int = 500,
+        now: datetime | None = None,
+        dest_chain_id: int | None = None,
+        source_chain_id: int | None = None,
+    ) -> list[Operation]:
+        """Operations in ``states`` whose next attempt is due, oldest first."""
+        query = (
+            select(operations)
+            .where(operations.c.state.in_([s.value for s in states]))
+            .where(operations.c.next_attempt_at <= (now or now_utc()))
+            .order_by(operations.c.source_block_number, operations.c.source_log_index)
+            .limit(limit)
+        )
+        if dest_chain_id is not None:
+            query = query.where(operations.c.dest_chain_id == dest_chain_id)
+        if source_chain_id is not None:
+            query = query.where(operations.c.source_chain_id == source_chain_id)
+        async with self._engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def find(
+        self, *, state: State | None = None, kind: Kind | None = None, limit: int = 100, offset: int = 0
+    ) -> list[Operation]:
+        query = select(operations).order_by(operations.c.created_at, operations.c.id).limit(limit).offset(offset)
+        if state is not None:
+            query = query.where(operations.c.state == state.value)
+        if kind is not None:
+            query = query.where(operations.c.kind == kind.value)
+        async with self._engine.connect() as conn:
+            return [_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """Operations by (kind, state)."""
+        query = select(operations.c.kind, operations.c.state, func.count()).group_by(
+            operations.c.kind, operations.c.state
+        )
+        async with self._engine.connect() as conn:
+            return {(k, s): n for k, s, n in (await conn.execute(query)).all()}
+
+    async def history(self, operation_id: str) -> list[dict[str, Any]]:
+        query = (
+            select(operation_history)
+            .where(operation_history.c.operation_id == operation_id)
+            .order_by(operation_history.c.seq)
+        )
+        async with self._engine.connect() as conn:
+            rows = list((await conn.execute(query)).mappings())
+        return [
+            {
+                "at": _iso(r["at"]),
+                "from": r["from_state"],
+                "to": r["to_state"],
+                "event": r["event"],
+                "detail": r["detail"],
+            }
+            for r in rows
+        ]
+
+    async def save_attestation(self, attestation: Attestation, operation_id: str | None) -> None:
+        digest = "0x" + attestation.digest.hex()
+        async with self._engine.begin() as conn:
+            exists = (await conn.execute(select(attestations.c.digest).where(attestations.c.digest == digest))).first()
+            if exists is None:
+                await conn.execute(
+                    insert(attestations).values(
+                        digest=digest, kind=attestation.kind, operation_id=operation_id,
+                        document=json.dumps(attestation.to_json()), created_at=now_utc(),
+                    )
+                )  # fmt: skip
+
+    async def attestation(self, digest: str) -> dict[str, Any] | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(attestations.c.document).where(attestations.c.digest == digest.lower()))
+            ).first()
+        return None if row is None else dict(json.loads(row[0]))
+
+    async def attestations_of(self, operation_id: str) -> list[str]:
+        query = (
+            select(attestations.c.digest)
+            .where(attestations.c.operation_id == operation_id)
+            .order_by(attestations.c.created_at)
+        )
+        async with self._engine.connect() as conn:
+            return [r[0] for r in (await conn.execute(query)).all()]
+
+    @staticmethod
+    async def _history(
+        conn: Any, operation_id: str, before: State | None, after: State, event: Event, detail: str | None, at: datetime
+    ) -> None:
+        await conn.execute(
+            insert(operation_history).values(
+                operation_id=operation_id, at=at, from_state=before.value if before else None, to_state=after.value,
+                event=event.value, detail=detail,
+            )
+        )  # fmt: skip
