@@ -46,8 +46,8 @@ def combine(decisions: list[Decision]) -> CompositeDecision:
     conditions = Conditions()
     for decision in decisions:
         conditions = conditions.merge(decision.conditions)
-    if not verdict.allows:
-        conditions = Conditions()
+    if verdict == Verdict.DENY:
+        conditions = Conditions()  # an ESCALATE keeps the conditions an approving officer must respect
     elif verdict == Verdict.ALLOW and not conditions.empty:
         verdict = Verdict.ALLOW_CONDITIONAL
     basis = tuple(dict.fromkeys(b for d in decisions for b in d.basis))

@@ -72,8 +72,9 @@ class Decider:
     def deny(self, *why: str) -> Decision:
         return self._answer(Verdict.DENY, why, Conditions())
 
-    def escalate(self, *why: str) -> Decision:
-        return self._answer(Verdict.ESCALATE, why, Conditions())
+    def escalate(self, *why: str, conditions: Conditions | None = None) -> Decision:
+        """A decision for a compliance officer; ``conditions`` are those that apply if they approve."""
+        return self._answer(Verdict.ESCALATE, why, conditions or Conditions())
 
     def unverified(self) -> list[str]:
         return [key for key, rule in self._used.items() if not rule.verified]
@@ -82,7 +83,9 @@ class Decider:
         unverified = self.unverified()
         if verdict.allows and unverified:
             verdict, why = Verdict.ESCALATE, (reasons.UNVERIFIED_RULE, *why)
-            conditions = Conditions(notes=tuple(f"unverified rule: {key}" for key in unverified))
+            notes = tuple(f"unverified rule: {key}" for key in unverified)
+            conditions = Conditions(conditions.lockup_until, conditions.permitted_transferees, conditions.max_value,
+                                    (*conditions.notes, *notes))  # fmt: skip
         basis = [*self._basis, *(r.citation for r in self._used.values() if r.citation)]
         return Decision(
             jurisdiction=self.pack.jurisdiction,

@@ -83,9 +83,8 @@ def decide_bridge_out(
         return Outcome(Event.REJECTED, reason, record)
     if composite.verdict == Verdict.ESCALATE:
         # an operator who approves still delivers under every condition the jurisdictions set
-        lockups = [d.conditions.lockup_until or 0 for d in composite.decisions]
         reason = composite.reasons[0] if composite.reasons else "escalated"
-        return Outcome(Event.ESCALATED, reason, record, max(lockups, default=0))
+        return Outcome(Event.ESCALATED, reason, record, composite.conditions.lockup_until or 0)
     return Outcome(Event.APPROVED, None, record, composite.conditions.lockup_until or 0)
 
 

@@ -26,7 +26,7 @@ Errors: `RpcUnavailable` (retry later), `ReorgTooDeep` (fatal), `relayer.events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,13 +36,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from web3.exceptions import Web3Exception
 from web3.types import RPCEndpoint
 
-from relayer import finality
 from relayer.config import ChainConfig
 from relayer.cursors import Cursor, CursorStore
 from relayer.errors import DariError
 from relayer.events import ChainEvent, LogRef, decode_log
 from relayer.evm.client import ChainClient
-from relayer.finality import Header, ReorgTooDeep, Span
+from relayer.finality import Header, ReorgTooDeep, Span, fork_point, linked, next_span
+from relayer.finality import is_final as verdict
+from relayer.finality import window as default_window
 from relayer.schema import block_hashes
 
 __all__ = ["Poll", "ReorgTooDeep", "RpcUnavailable", "Watcher"]
@@ -104,7 +105,7 @@ class Watcher:
             raise ValueError("a watcher needs at least one contract address")
         if max_range < 1:
             raise ValueError("max_range must be at least 1")
-        keep = finality.window(chain.confirmations) if window is None else window
+        keep = default_window(chain.confirmations) if window is None else window
         if keep <= chain.confirmations:
             raise ValueError(f"window {keep} must exceed the chain's {chain.confirmations} confirmations")
         self._chain_id = chain.chain_id
@@ -153,14 +154,9 @@ class Watcher:
         """`is_final` for many events, with one batch of header requests."""
         if any(r.chain_id != self._chain_id for r in refs):
             raise ValueError(f"this watcher reads chain {self._chain_id} only")
-        heights = sorted({r.block_number for r in refs})
-        canonical = {
-            h: None if b is None else b.hash for h, b in zip(heights, await self._headers(heights), strict=True)
-        }
+        canonical = await self._canonical({r.block_number for r in refs})
         return [
-            finality.is_final(
-                r.block_number, r.block_hash.lower(), canonical[r.block_number], head, self._confirmations
-            )
+            verdict(r.block_number, r.block_hash.lower(), canonical[r.block_number], head, self._confirmations)
             for r in refs
         ]
 
@@ -178,12 +174,9 @@ class Watcher:
         """Finds the fork point below ``cursor`` and rewinds there; None when the chain turned out
         unchanged after all (it switched back while being read)."""
         stored = await self._remembered(cursor)
-        heights = sorted(stored)
-        canonical = {
-            h: None if b is None else b.hash for h, b in zip(heights, await self._headers(heights), strict=True)
-        }
+        canonical = await self._canonical(stored)
         try:
-            fork = finality.fork_point(stored, canonical)
+            fork = fork_point(stored, canonical)
         except ReorgTooDeep as exc:
             raise ReorgTooDeep(exc.lowest, self._chain_id) from None
         if fork is None:
@@ -197,14 +190,14 @@ class Watcher:
     async def _scan(self, cursor: Cursor | None, head: int) -> tuple[list[ChainEvent], Cursor | None]:
         """Reads the next span; returns its events and the new cursor (unchanged when nothing was read)."""
         next_block = self._start_block if cursor is None else cursor.block_number + 1
-        span = finality.next_span(next_block, head, self._max_range, self._window)
+        span = next_span(next_block, head, self._max_range, self._window)
         if span is None:
             return [], cursor
         heights = list(range(span.keep_from, span.end + 1))
         logs, found = await self._logs_and_headers(span, heights)
         headers = [h for h in found if h is not None]
         parent = cursor.block_hash if cursor is not None and span.keep_from == span.start else None
-        if len(headers) != len(heights) or not finality.linked(headers, parent):
+        if len(headers) != len(heights) or not linked(headers, parent):
             return [], cursor  # the chain changed while we read it: the next poll sorts it out
         known = {h.number: h.hash for h in headers}
         events: list[ChainEvent] = []
@@ -273,6 +266,12 @@ class Watcher:
         headers = [_header(a) for a in answers[1:]]
         headers += await self._headers(heights[HEADERS_PER_BATCH - 1 :])
         return logs, headers
+
+    async def _canonical(self, heights: Iterable[int]) -> dict[int, str | None]:
+        """The chain's block hash at each of ``heights`` (None: no block there)."""
+        ordered = sorted(set(heights))
+        found = await self._headers(ordered)
+        return {h: None if b is None else b.hash for h, b in zip(ordered, found, strict=True)}
 
     async def _headers(self, heights: Sequence[int]) -> list[Header | None]:
         """Headers at ``heights`` (None where there is no block), in batches."""

@@ -61,7 +61,7 @@ def decide(request: Request, rules: Decider) -> Decision:
         entity = request.holder.kind == HolderKind.ENTITY
         minimum = "verification_min_entity" if entity else "verification_min_natural_person"
         if not rules.meets(minimum, value_in(request, rules.pack.currency)):
-            return rules.escalate(VERIFICATION_REQUIRED)
+            return rules.escalate(VERIFICATION_REQUIRED, conditions=_holding_period(request, rules, notes))
         notes = (VERIFICATION_NOTE,)
     return rules.conditional(_holding_period(request, rules, notes), reasons.ELIGIBLE)
 

@@ -6,7 +6,8 @@ permanent), `NotFinal` (the event is not found or not final yet: ask again) or `
 (transient read failure). The comparisons are pure; the clock is passed in (``now``).
 
 - TransferAuthorization (domain: a public chain's gateway): a final BridgeOutRequested(nonce) with this
-  sender, recipient, amount and destination; securityId of its token; the recipient eligible on that chain.
+  sender, recipient, amount and destination, not refunded; securityId of its token; the recipient eligible
+  on that chain.
 - RefundAuthorization (domain: the registry escrow): a final BridgeOutRequested(nonce) with this token, sender
   and amount, not minted on its destination.
 - ReleaseAuthorization (domain: the registry escrow): a final BridgeBackRequested(nonce) on the source
@@ -53,6 +54,9 @@ from relayer.events import (
 
 # How far a statement's start time may run ahead of the attestor's clock (HolderRegistry.MAX_CLOCK_SKEW).
 MAX_CLOCK_SKEW = 300
+
+# BridgeEscrow.RequestStatus.Refunded
+ESCROW_REFUNDED = 2
 
 SIGNABLE_KINDS: tuple[type[Statement], ...] = (
     TransferAuthorization,
@@ -214,6 +218,9 @@ class Checker:
         _expect("destination-mismatch", "destChainId", domain.chain_id, event.dest_chain_id)
         security_id = await self._security_id(topo.registry_chain_id, "SecurityToken", event.token)
         _expect("security-mismatch", "securityId", s.security_id, security_id)
+        request = await self.view.call(topo.registry_chain_id, "BridgeEscrow", topo.escrow, "request", s.source_nonce)
+        if int(request[1]) == ESCROW_REFUNDED:  # defence in depth: the journal already excludes our own refund
+            raise Refused("already-refunded", f"bridge-out {s.source_nonce} was refunded on the registry")
         eligible = await self.view.call(
             public.chain_id, "HolderRegistry", public.holder_registry, "isEligible", s.recipient, s.security_id
         )

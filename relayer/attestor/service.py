@@ -13,6 +13,7 @@
 | 413    | ``{"error": "too-large", "reason"}``                  | body over 64 KiB                                   |
 | 425    | ``{"error": "not-final", "reason": code, "detail"}``  | event not found or not final yet (ask again)       |
 | 503    | ``{"error": "unavailable", "reason"}``                | a chain read or the journal failed (ask again)     |
+| 500    | ``{"error": "internal", "reason"}``                   | a bug (logged with its traceback); never for input |
 
 Every answer is JSON. Handlers are thin: parse, call `Attestor.sign`, serialise.
 """
@@ -54,7 +55,7 @@ from relayer.errors import ConfigError, SecretError
 from relayer.evm.artifacts import Artifacts
 
 MAX_BODY_BYTES = 64 * 1024
-RPC_TIMEOUT = 10.0  # seconds per JSON-RPC request
+RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
 RPC_ATTEMPTS = 3  # per chain read, on transient faults only
 RPC_BUDGET = 8.0  # seconds all attempts of one chain read may take
 
@@ -377,6 +378,9 @@ async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitab
     except AttestorError as exc:  # the journal cannot be written: nothing was signed
         log.error("attestor-error", detail=str(exc), path=request.path)
         return _error(503, "unavailable", str(exc))
+    except Exception as exc:  # a bug, not bad input: logged with its traceback, answered in JSON
+        log.exception("internal-error", path=request.path)
+        return _error(500, "internal", type(exc).__name__)
 
 
 async def _healthz(_request: web.Request) -> web.Response:

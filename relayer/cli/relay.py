@@ -46,9 +46,12 @@ async def serve(config: Config, owner: str) -> None:
 @click.command("relay")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
 @click.option("--owner", default=None, help="Name of this relayer in the leadership lease (default: host:pid).")
+@click.option("--api-port", type=click.IntRange(0, 65535), default=None, help="Override api.port (a standby relayer).")
 @fails_cleanly
-def relay_command(config_file: Path, owner: str | None) -> None:
+def relay_command(config_file: Path, owner: str | None, api_port: int | None) -> None:
     """Run the relayer daemon: watch, decide, attest, deliver; serve the HTTP API."""
     config = load_config(config_file)
+    if api_port is not None:
+        config = config.model_copy(update={"api": config.api.model_copy(update={"port": api_port})})
     configure(config.logging)
     asyncio.run(serve(config, owner or f"{socket.gethostname()}:{os.getpid()}"))

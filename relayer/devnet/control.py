@@ -155,10 +155,16 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
     )
 
 
-async def _start_daemon(layout: DevnetLayout, name: str, argv: list[str], health_url: str) -> None:
-    """Starts a Dari daemon and waits until ``health_url`` answers."""
+PYTHON = [sys.executable, "-m", "relayer"]
+
+
+async def start_daemon(
+    root: Path, name: str, argv: list[str], health_url: str, env: dict[str, str] | None = None
+) -> None:
+    """Starts a Dari daemon of ``root``'s devnet as process ``name`` and waits until ``health_url`` answers."""
+    layout = DevnetLayout(root)
     log = layout.logs / f"{name}.log"
-    proc = layout.processes.spawn(name, argv, log)
+    proc = layout.processes.spawn(name, argv, log, env)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DAEMON_START_TIMEOUT
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
@@ -177,20 +183,32 @@ async def _start_daemon(layout: DevnetLayout, name: str, argv: list[str], health
 
 async def start_daemons(root: Path, *, relayer: bool = True) -> None:
     """Starts the attestors of ``root``'s config and, unless ``relayer`` is False, the relayer."""
+    config = load_config(DevnetLayout(root).config)
+    await asyncio.gather(*(start_attestor(root, a.id) for a in config.attestors))
+    if relayer:
+        await start_relayer(root)
+
+
+async def start_attestor(root: Path, attestor_id: str) -> None:
+    """Starts (or restarts) attestor ``attestor_id`` of ``root``'s devnet."""
+    layout = DevnetLayout(root)
+    attestor = next(a for a in load_config(layout.config).attestors if a.id == attestor_id)
+    argv = [*PYTHON, "attestor", "--config", str(layout.config), "--id", attestor_id]
+    await start_daemon(root, attestor_id, argv, f"{attestor.url}/healthz")
+
+
+async def start_relayer(
+    root: Path, *, name: str = "relayer", env: dict[str, str] | None = None, api_port: int | None = None
+) -> None:
+    """Starts (or restarts) a relayer of ``root``'s devnet as process ``name``; a second relayer for
+    high availability needs its own ``api_port``."""
     layout = DevnetLayout(root)
     config = load_config(layout.config)
-    python = [sys.executable, "-m", "relayer"]
-    await asyncio.gather(
-        *(
-            _start_daemon(
-                layout, a.id, [*python, "attestor", "--config", str(layout.config), "--id", a.id], f"{a.url}/healthz"
-            )
-            for a in config.attestors
-        )
-    )
-    if relayer:
-        url = f"http://{config.api.host}:{config.api.port}/healthz"
-        await _start_daemon(layout, "relayer", [*python, "relay", "--config", str(layout.config)], url)
+    port = config.api.port if api_port is None else api_port
+    argv = [*PYTHON, "relay", "--config", str(layout.config), "--owner", name]
+    if api_port is not None:
+        argv += ["--api-port", str(api_port)]
+    await start_daemon(root, name, argv, f"http://{config.api.host}:{port}/healthz", env)
 
 
 async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manifest:

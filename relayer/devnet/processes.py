@@ -94,6 +94,14 @@ class ProcessTable:
         tmp.replace(self.run_dir / f"{name}.pid")
         return proc
 
+    def signal(self, name: str, sig: signal.Signals) -> ProcessRecord | None:
+        """Sends ``sig`` to the recorded process ``name`` if it runs; returns its record."""
+        record = next((r for r in self.records() if r.name == name), None)
+        if record is None or not is_alive(record):
+            return None
+        _signal(record, sig)
+        return record
+
     def stop_all(self, timeout: float = 10.0) -> list[ProcessRecord]:
         """SIGTERM every live recorded process, SIGKILL what outlives ``timeout``; removes the pid files."""
         records = self.records()

@@ -1,0 +1,185 @@
+"""A devnet with attestors, plus helpers to drive real transfers and read the relayer's state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from sqlalchemy.ext.asyncio import AsyncEngine
+from web3.contract import AsyncContract
+from web3.exceptions import MismatchedABI
+from web3.logs import DISCARD
+
+from relayer import db
+from relayer.config import DATABASE_URL_ENV, Config, load_config
+from relayer.devnet import control
+from relayer.devnet.manifest import InvestorEntry, Manifest
+from relayer.devnet.processes import ProcessTable, is_alive
+from relayer.evm.artifacts import Artifacts, load_artifacts
+from relayer.evm.client import ChainClient, RevertDecoder
+from relayer.store import Operation, OperationStore, UnknownOperation
+from relayer.transfer_state import State
+
+FINAL = {State.CONFIRMED, State.REFUNDED, State.DROPPED, State.REJECTED}
+
+
+class Bridge:
+    """Drives one devnet: sends bridge-outs and bridge-backs, starts and kills relayers, reads state."""
+
+    def __init__(self, root: Path, database_url: str) -> None:
+        self.root = root
+        self.database_url = database_url
+        self.manifest = Manifest.read(root / "devnet.json")
+        self.config: Config = load_config(root / "dari.toml")
+        self.artifacts: Artifacts = load_artifacts()
+        self._stack = AsyncExitStack()
+        self.clients: dict[int, ChainClient] = {}
+        self.engine: AsyncEngine = db.create_engine(database_url)
+        self.store = OperationStore(self.engine)
+        self.processes = ProcessTable(root / "run")
+
+    async def __aenter__(self) -> Bridge:
+        decoder = RevertDecoder.from_artifacts(self.artifacts)
+        for chain in (self.manifest.registry, *self.manifest.public):
+            self.clients[chain.chain_id] = await self._stack.enter_async_context(ChainClient(chain.rpc_url, decoder))
+        await db.upgrade(self.engine)
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._stack.aclose()
+        await self.engine.dispose()
+
+    # --- processes ---------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        return {**os.environ, DATABASE_URL_ENV: self.database_url}
+
+    async def start_relayer(self, name: str = "relayer", api_port: int | None = None) -> None:
+        await control.start_relayer(self.root, name=name, env=self.env(), api_port=api_port)
+
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        record = self.processes.signal(name, sig)
+        if record is None:
+            raise AssertionError(f"{name} is not running")
+        deadline = time.monotonic() + 10
+        while is_alive(record) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    async def restart_attestor(self, attestor_id: str) -> None:
+        await control.start_attestor(self.root, attestor_id)
+
+    # --- chain actions -------------------------------------------------------------------------
+
+    def investor(self, name: str) -> InvestorEntry:
+        return next(i for i in self.manifest.investors if i.name.startswith(name))
+
+    def chain_id(self, name: str) -> int:
+        return next(c.chain_id for c in self.manifest.public if c.name == name)
+
+    def contract(self, name: str, chain_id: int, address: str) -> AsyncContract:
+        return self.clients[chain_id].contract(self.artifacts.get(name), address)
+
+    @property
+    def registry(self) -> int:
+        return self.manifest.registry.chain_id
+
+    async def bridge_out(
+        self, who: str, amount: int, chain: str = "ethereum", security: int = 0, count: int = 1
+    ) -> list[str]:
+        """``count`` bridge-outs of ``amount`` from ``who`` to their own wallet on ``chain``; their ids."""
+        investor = self.investor(who)
+        account: LocalAccount = Account.from_key(investor.registry_key)
+        token_address = self.manifest.securities[security].registry_token
+        token = self.contract("SecurityToken", self.registry, token_address)
+        escrow = self.contract("BridgeEscrow", self.registry, self.manifest.registry.contracts["escrow"])
+        client = self.clients[self.registry]
+        await client.transact(token.functions.approve(escrow.address, amount * count), account)
+        recipient = investor.wallets[str(self.chain_id(chain))].address
+        ids = []
+        for _ in range(count):
+            receipt = await client.transact(
+                escrow.functions.bridgeOut(token_address, amount, self.chain_id(chain), recipient), account
+            )
+            [event] = escrow.events.BridgeOutRequested().process_receipt(receipt, errors=DISCARD)
+            ids.append(f"{self.registry}-{event['args']['nonce']}")
+        return ids
+
+    async def bridge_back(self, who: str, amount: int, chain: str = "ethereum", security: int = 0) -> str:
+        investor = self.investor(who)
+        chain_id = self.chain_id(chain)
+        account: LocalAccount = Account.from_key(investor.wallets[str(chain_id)].key)
+        gateway = self.contract(
+            "BridgeGateway",
+            chain_id,
+            self.manifest.public[[c.chain_id for c in self.manifest.public].index(chain_id)].contracts["gateway"],
+        )
+        wrapped = self.manifest.securities[security].wrapped[str(chain_id)]
+        receipt = await self.clients[chain_id].transact(
+            gateway.functions.bridgeBack(wrapped, amount, investor.registry_address), account
+        )
+        [event] = gateway.events.BridgeBackRequested().process_receipt(receipt, errors=DISCARD)
+        return f"{chain_id}-{event['args']['nonce']}"
+
+    # --- reading state -------------------------------------------------------------------------
+
+    async def wait(self, ids: list[str], states: set[State], timeout: float = 60.0) -> dict[str, Operation]:
+        """Waits until every operation in ``ids`` is in one of ``states``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        found: dict[str, Operation] = {}
+        while True:
+            found = {}
+            for op_id in ids:
+                with contextlib.suppress(UnknownOperation):  # not observed yet
+                    found[op_id] = await self.store.get(op_id)
+            if len(found) == len(ids) and all(op.state in states for op in found.values()):
+                return found
+            if asyncio.get_running_loop().time() > deadline:
+                summary = {i: (found[i].state.value if i in found else "unseen") for i in ids}
+                raise AssertionError(f"not all in {sorted(states)} after {timeout} s: {summary}")
+            await asyncio.sleep(0.3)
+
+    async def wrapped_balance(self, who: str, chain: str = "ethereum", security: int = 0) -> int:
+        chain_id = self.chain_id(chain)
+        wallet = self.investor(who).wallets[str(chain_id)].address
+        token = self.contract("WrappedSecurity", chain_id, self.manifest.securities[security].wrapped[str(chain_id)])
+        return int(await token.functions.balanceOf(wallet).call())
+
+    async def registry_balance(self, who: str, security: int = 0) -> int:
+        token = self.contract("SecurityToken", self.registry, self.manifest.securities[security].registry_token)
+        return int(await token.functions.balanceOf(self.investor(who).registry_address).call())
+
+    async def locked(self, security: int = 0) -> int:
+        escrow = self.contract("BridgeEscrow", self.registry, self.manifest.registry.contracts["escrow"])
+        return int(await escrow.functions.lockedBalance(self.manifest.securities[security].registry_token).call())
+
+    async def wrapped_supply(self, security: int = 0) -> int:
+        total = 0
+        for chain in self.manifest.public:
+            token = self.contract(
+                "WrappedSecurity", chain.chain_id, self.manifest.securities[security].wrapped[str(chain.chain_id)]
+            )
+            total += int(await token.functions.totalSupply().call())
+        return total
+
+    async def logs(self, chain_id: int, address: str, event: str) -> list[dict[str, Any]]:
+        contract = self.contract(
+            {"Minted": "BridgeGateway", "Refunded": "BridgeEscrow", "Released": "BridgeEscrow"}[event],
+            chain_id,
+            address,
+        )
+        raw = await self.clients[chain_id].rpc(
+            "eth_getLogs", [{"address": address, "fromBlock": "0x0", "toBlock": "latest"}]
+        )
+        decoded = []
+        for log in raw:
+            with contextlib.suppress(MismatchedABI):  # another event of the same contract
+                decoded.append(dict(contract.events[event]().process_log(log)["args"]))
+        return decoded
