@@ -117,16 +117,20 @@ def test_second_up_refuses_to_start_twins(devnet: Path) -> None:
     assert [r.pid for r in ProcessTable(devnet / "run").running()] == before
 
 
-def test_down_leaves_no_anvil_behind(tmp_path: Path) -> None:
-    dari("devnet", "up", "--dir", str(tmp_path), "--detach")
-    records = ProcessTable(tmp_path / "run").records()
-    assert sorted(r.name for r in records) == ["ethereum", "registry", "rollup"]
-    assert all(is_alive(r) for r in records)
-    down = json.loads(dari("devnet", "down", "--dir", str(tmp_path), "--json").stdout)
-    assert sorted(p["pid"] for p in down["stopped"]) == sorted(r.pid for r in records)
-    assert not any(is_alive(r) for r in records)
-    assert dari("devnet", "status", "--dir", str(tmp_path), check=False).returncode == 1
-    assert "no devnet running" in dari("devnet", "down", "--dir", str(tmp_path)).stdout
+def test_down_leaves_no_process_behind(tmp_path: Path) -> None:
+    try:
+        dari("devnet", "up", "--dir", str(tmp_path), "--detach")
+        records = ProcessTable(tmp_path / "run").records()
+        expected = ["att-1", "att-2", "att-3", "ethereum", "registry", "relayer", "rollup"]
+        assert sorted(r.name for r in records) == expected
+        assert all(is_alive(r) for r in records)
+        down = json.loads(dari("devnet", "down", "--dir", str(tmp_path), "--json").stdout)
+        assert sorted(p["pid"] for p in down["stopped"]) == sorted(r.pid for r in records)
+        assert not any(is_alive(r) for r in records)
+        assert dari("devnet", "status", "--dir", str(tmp_path), check=False).returncode == 1
+        assert "no devnet running" in dari("devnet", "down", "--dir", str(tmp_path)).stdout
+    finally:
+        ProcessTable(tmp_path / "run").stop_all()
 
 
 def test_foreground_up_stops_everything_on_sigint(tmp_path: Path) -> None:
@@ -140,7 +144,7 @@ def test_foreground_up_stops_everything_on_sigint(tmp_path: Path) -> None:
                 break
         assert proc.poll() is None, proc.communicate()
         records = ProcessTable(tmp_path / "run").records()
-        assert len(records) == 3
+        assert len(records) == 7
         os.kill(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         assert not any(is_alive(r) for r in records)

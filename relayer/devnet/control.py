@@ -125,7 +125,7 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
         "database": {"url": f"sqlite+aiosqlite:///{(layout.root / 'dari.db').resolve()}"},
         "registry": chain(manifest.registry),
         "public": [chain(c) for c in manifest.public],
-        "relayer": {"signer": {"key_file": str((layout.keys / "relayer.key").resolve())}},
+        "relayer": {"signer": {"key_file": str((layout.keys / "relayer.key").resolve())}, "lease_seconds": 3.0},
         "api": {
             "host": "127.0.0.1",
             "port": api_port,
