@@ -100,6 +100,7 @@ class RegistrationFacts:
     investor_class: int
     kyc_expiry: int
     kyc: KycRecord | None
+    frozen: bool = False  # an agent froze the investor on a bridged security
 
 
 def decide_registration(
@@ -112,6 +113,8 @@ def decide_registration(
         return Outcome(Event.REJECTED, "link-superseded")
     if not facts.investor_verified or facts.kyc_expiry <= facts.now:
         return Outcome(Event.REJECTED, "investor-not-verified")
+    if facts.frozen:
+        return Outcome(Event.REJECTED, "investor-frozen")
     if facts.kyc is None:
         return Outcome(Event.ESCALATED, "kyc-missing")
     holder = facts.kyc.holder(facts.holder_id, "0x" + "00" * 20)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any
+from typing import Any, assert_never
 
 import structlog
 from eth_account import Account
@@ -40,11 +40,13 @@ from relayer.decision import (
 )
 from relayer.errors import DariError
 from relayer.events import (
+    ADDRESS_FROZEN,
     BRIDGE_BACK,
     BRIDGE_OUT,
     INVESTOR_REVOKED,
     WALLET_LINKED,
     WALLET_UNLINKED,
+    AddressFrozen,
     BridgeBack,
     BridgeOut,
     ChainEvent,
@@ -69,6 +71,7 @@ LEASE_NAME = "relayer"
 ZERO_ADDRESS = "0x" + "00" * 20
 REVOKE_REASON_KYC = 1
 REVOKE_REASON_UNLINKED = 2
+REVOKE_REASON_FROZEN = 3
 
 
 def _source(ref: LogRef) -> Source:
@@ -123,12 +126,15 @@ class Relay:
         await self._stack.aclose()
 
     def _watched_addresses(self, chain: ChainConfig) -> list[str]:
-        names = ("escrow", "walletLinks", "investorRegistry") if chain is self.config.registry else ("gateway",)
-        return [chain.contracts[n] for n in names if n in chain.contracts]
+        if chain is not self.config.registry:
+            return [chain.contracts["gateway"]] if "gateway" in chain.contracts else []
+        names = ("escrow", "walletLinks", "investorRegistry")
+        tokens = [s.registry_token for s in self.config.securities if s.registry_token]
+        return [chain.contracts[n] for n in names if n in chain.contracts] + tokens
 
     def _watched_topics(self, chain: ChainConfig) -> list[str]:
         if chain is self.config.registry:
-            return [BRIDGE_OUT, WALLET_LINKED, WALLET_UNLINKED, INVESTOR_REVOKED]
+            return [BRIDGE_OUT, WALLET_LINKED, WALLET_UNLINKED, INVESTOR_REVOKED, ADDRESS_FROZEN]
         return [BRIDGE_BACK]
 
     def contract(self, name: str, chain_id: int, address: str | None = None) -> AsyncContract:
@@ -216,17 +222,32 @@ class Relay:
                               sender=event.investor, recipient=event.wallet,
                               payload={"reason": REVOKE_REASON_UNLINKED})]  # fmt: skip
         if isinstance(event, InvestorRevoked):
-            found = []
-            links = self.contract("WalletLinks", registry)
-            for chain in self.config.public:
-                wallet = await links.functions.linkedWallet(event.wallet, chain.chain_id).call()
-                if wallet != ZERO_ADDRESS:
-                    found.append(Operation(
-                        f"revoke-{chain.chain_id}-{position}", Kind.HOLDER_REVOKE, State.OBSERVED, source,
-                        chain.chain_id, sender=event.wallet, recipient=wallet, payload={"reason": REVOKE_REASON_KYC},
-                    ))  # fmt: skip
-            return found
-        return []
+            return await self._per_linked_wallet(
+                event.wallet, "revoke", position, source, Kind.HOLDER_REVOKE, REVOKE_REASON_KYC
+            )
+        if isinstance(event, AddressFrozen):
+            if event.frozen:
+                return await self._per_linked_wallet(
+                    event.wallet, "freeze", position, source, Kind.HOLDER_REVOKE, REVOKE_REASON_FROZEN
+                )
+            return await self._per_linked_wallet(event.wallet, "unfreeze", position, source, Kind.HOLDER_REGISTER, None)
+        assert_never(event)
+
+    async def _per_linked_wallet(
+        self, investor: str, label: str, position: str, source: Source, kind: Kind, reason: int | None
+    ) -> list[Operation]:
+        """One operation per public chain on which ``investor`` has linked a wallet."""
+        links = self.contract("WalletLinks", self.config.registry.chain_id)
+        found = []
+        for chain in self.config.public:
+            wallet = await links.functions.linkedWallet(investor, chain.chain_id).call()
+            if wallet != ZERO_ADDRESS:
+                payload = {} if reason is None else {"reason": reason}
+                found.append(Operation(
+                    f"{label}-{chain.chain_id}-{position}", kind, State.OBSERVED, source, chain.chain_id,
+                    sender=investor, recipient=wallet, payload=payload,
+                ))  # fmt: skip
+        return found
 
     async def finalize(self, chain_id: int) -> None:
         head = self.heads.get(chain_id)
@@ -290,11 +311,24 @@ class Relay:
         )  # fmt: skip
         return decide_bridge_out(op, facts, self.adapters, self.sanctions)
 
+    async def _frozen(self, investor: str) -> bool:
+        """Whether an agent froze ``investor`` on any bridged security's registry token."""
+        registry = self.config.registry.chain_id
+        for entry in self.config.securities:
+            if (
+                entry.registry_token
+                and await self.contract("SecurityToken", registry, entry.registry_token)
+                .functions.isFrozen(investor)
+                .call()
+            ):
+                return True
+        return False
+
     async def _decide_registration(self, op: Operation, now: int) -> Outcome:
         registry = self.config.registry.chain_id
         investors = self.contract("InvestorRegistry", registry)
         links = self.contract("WalletLinks", registry)
-        investor = op.sender
+        investor = str(op.sender)
         holder_id = "0x" + bytes(await investors.functions.investorIdOf(investor).call()).hex()
         facts = RegistrationFacts(
             now=now,
@@ -306,6 +340,7 @@ class Relay:
             investor_class=int(await investors.functions.investorClass(investor).call()),
             kyc_expiry=int(await investors.functions.kycExpiry(investor).call()),
             kyc=self.kyc.get(holder_id),
+            frozen=await self._frozen(investor),
         )  # fmt: skip
         securities = [to_security(s) for s in self.config.securities]
         return decide_registration(facts, self.adapters, self.sanctions, securities)

@@ -11,8 +11,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from eth_account import Account
 
 from relayer.devnet import control
+from relayer.devnet.cast import DEPLOYER_KEY
 from relayer.transfer_state import State
 from tests.support import postgres
 from tests.support.bridge import Bridge
@@ -128,3 +130,47 @@ async def test_locked_units_equal_wrapped_supply(bridge: Bridge) -> None:
     ]
     assert pending == []
     assert await bridge.locked() == await bridge.wrapped_supply()
+
+
+async def holder_ops(bridge: Bridge, kind: str, wallet: str, state: State, timeout: float = 60) -> list[str]:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        found = [op for op in await bridge.store.find(limit=10_000) if op.kind.value == kind and op.recipient == wallet]
+        if found and all(op.state == state for op in found):
+            return [op.id for op in found]
+        assert asyncio.get_running_loop().time() < deadline, [(op.id, op.state) for op in found]
+        await asyncio.sleep(0.3)
+
+
+async def test_registry_freeze_and_revocation_reach_the_public_chain(bridge: Bridge) -> None:
+    """INV-004/INV-006: an agent's freeze (and unfreeze) and a KYC revocation on the registry are
+    propagated, attested, to the holder registry of every public chain the investor linked."""
+    agent = Account.from_key(DEPLOYER_KEY)
+    rollup = bridge.chain_id("rollup")
+    holders = bridge.contract(
+        "HolderRegistry",
+        rollup,
+        next(c.contracts["holderRegistry"] for c in bridge.manifest.public if c.chain_id == rollup),
+    )
+    registry_client = bridge.clients[bridge.registry]
+    wei = bridge.investor("Wei")
+    wei_wallet = wei.wallets[str(rollup)].address
+    token = bridge.contract("SecurityToken", bridge.registry, bridge.manifest.securities[0].registry_token)
+    assert await holders.functions.isVerified(wei_wallet).call()
+    await registry_client.transact(token.functions.setAddressFrozen(wei.registry_address, True), agent)
+    await holder_ops(bridge, "holder-revoke", wei_wallet, State.CONFIRMED)
+    assert not await holders.functions.isVerified(wei_wallet).call()
+    await registry_client.transact(token.functions.setAddressFrozen(wei.registry_address, False), agent)
+    deadline = asyncio.get_running_loop().time() + 60
+    while not await holders.functions.isVerified(wei_wallet).call():
+        assert asyncio.get_running_loop().time() < deadline, "unfreeze did not re-register the wallet"
+        await asyncio.sleep(0.3)
+
+    yuki = bridge.investor("Yuki")
+    yuki_wallet = yuki.wallets[str(rollup)].address
+    investors = bridge.contract(
+        "InvestorRegistry", bridge.registry, bridge.manifest.registry.contracts["investorRegistry"]
+    )
+    await registry_client.transact(investors.functions.revokeInvestor(yuki.registry_address), agent)
+    await holder_ops(bridge, "holder-revoke", yuki_wallet, State.CONFIRMED)
+    assert not await holders.functions.isVerified(yuki_wallet).call()

@@ -51,7 +51,9 @@ async def test_sigkill_storm_delivers_every_transfer_exactly_once(bridge: Bridge
     """INV-001/INV-002/INV-008: 200 transfers (150 mints over two chains, 50 refunds) while the relayer
     is SIGKILLed five times at random points and restarted: each ends exactly once."""
     rng = random.Random(20261125)
-    mints = await bridge.bridge_out("Minjun", 1, "ethereum", count=75) + await bridge.bridge_out("Minjun", 1, "rollup", count=75)
+    mints = await bridge.bridge_out("Minjun", 1, "ethereum", count=75) + await bridge.bridge_out(
+        "Minjun", 1, "rollup", count=75
+    )
     refunds = await bridge.bridge_out("Bob", 1, "ethereum", count=TRANSFERS - 150)
     for _ in range(KILLS):
         await asyncio.sleep(rng.uniform(0.5, 2.5))
@@ -65,7 +67,9 @@ async def test_sigkill_storm_delivers_every_transfer_exactly_once(bridge: Bridge
         minted += [e["sourceNonce"] for e in await bridge.logs(chain.chain_id, chain.contracts["gateway"], "Minted")]
     assert len(minted) == len(set(minted)), "a bridge-out was minted twice"
     assert {int(i.split("-")[1]) for i in mints} <= set(minted)
-    refunded = [e["nonce"] for e in await bridge.logs(bridge.registry, bridge.manifest.registry.contracts["escrow"], "Refunded")]
+    refunded = [
+        e["nonce"] for e in await bridge.logs(bridge.registry, bridge.manifest.registry.contracts["escrow"], "Refunded")
+    ]
     assert len(refunded) == len(set(refunded)), "a bridge-out was refunded twice"
     assert {int(i.split("-")[1]) for i in refunds} <= set(refunded)
     assert set(minted).isdisjoint(refunded), "a bridge-out was both minted and refunded"
@@ -102,7 +106,11 @@ async def test_two_relayers_one_acts_and_the_standby_takes_over(bridge: Bridge) 
     await bridge.wait(more, {State.CONFIRMED}, timeout=120)
     async with bridge.engine.connect() as conn:
         assert (await conn.execute(select(leases.c.owner).where(leases.c.name == "relayer"))).scalar_one() != owner
-    minted = [e["sourceNonce"] for c in bridge.manifest.public for e in await bridge.logs(c.chain_id, c.contracts["gateway"], "Minted")]
+    minted = [
+        e["sourceNonce"]
+        for c in bridge.manifest.public
+        for e in await bridge.logs(c.chain_id, c.contracts["gateway"], "Minted")
+    ]
     assert len(minted) == len(set(minted))
     survivor = "standby" if owner == "relayer" else "relayer"
     bridge.kill(survivor, signal.SIGTERM)

@@ -91,7 +91,9 @@ async def test_reorged_bridge_out_is_never_minted(bridge: Bridge) -> None:
     dropped = await bridge.wait([out], {State.DROPPED}, timeout=30)
     assert dropped[out].attestation is None
     rollup = bridge.chain_id("rollup")
-    gateway = bridge.contract("BridgeGateway", rollup, next(c.contracts["gateway"] for c in bridge.manifest.public if c.chain_id == rollup))
+    gateway = bridge.contract(
+        "BridgeGateway", rollup, next(c.contracts["gateway"] for c in bridge.manifest.public if c.chain_id == rollup)
+    )
     assert not await gateway.functions.isProcessed(registry, int(out.split("-")[1])).call()
     await asyncio.sleep(2)
     assert (await bridge.store.get(out)).state == State.DROPPED

@@ -111,6 +111,7 @@ class Topology:
     wallet_links: str
     investor_registry: str
     public: Mapping[int, PublicChain]
+    registry_tokens: tuple[str, ...] = ()  # the securities' registry tokens (agent freezes)
 
     @classmethod
     def from_config(cls, config: Config, source: str = "<config>") -> Topology:
@@ -138,7 +139,8 @@ class Topology:
         }
         if problems:
             raise ConfigError(source, problems)
-        return cls(registry.chain_id, registry.confirmations, escrow, links, investors, public)
+        tokens = tuple(s.registry_token for s in config.securities if s.registry_token)
+        return cls(registry.chain_id, registry.confirmations, escrow, links, investors, public, tokens)
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,8 @@ class Checker:
         _expect("wallet-unlinked", "linked wallet", s.wallet, linked)
         if not verified:
             raise Refused("investor-unverified", f"investor {investor} is not verified on the registry")
+        if await self._frozen(investor):
+            raise Refused("investor-frozen", f"investor {investor} is frozen on a bridged security")
         _expect("holder-id-mismatch", "holderId", s.holder_id, holder_id)
         _expect("country-mismatch", "country", s.country, country)
         _expect("class-mismatch", "investorClass", s.investor_class, investor_class)
@@ -292,6 +296,17 @@ class Checker:
         if s.valid_from > now + MAX_CLOCK_SKEW:
             raise Refused("from-future", f"validFrom {s.valid_from} is ahead of the attestor's clock ({now})")
         return Claim(public.chain_id, None)
+
+    async def _frozen(self, investor: str) -> bool:
+        """Whether an agent froze ``investor`` on any bridged security's registry token."""
+        topo = self.topology
+        frozen = await asyncio.gather(
+            *(
+                self.view.call(topo.registry_chain_id, "SecurityToken", t, "isFrozen", investor)
+                for t in topo.registry_tokens
+            )
+        )
+        return any(bool(f) for f in frozen)
 
     async def _revocation(self, s: HolderRevocation, domain: Domain, now: int) -> Claim:
         topo = self.topology
@@ -305,7 +320,7 @@ class Checker:
             ),
             self._investor("isVerified", link.investor),
         )
-        if _same_address(linked, s.wallet) and verified:
+        if _same_address(linked, s.wallet) and verified and not await self._frozen(link.investor):
             raise Refused("still-eligible", f"{s.wallet} is still linked by verified investor {link.investor}")
         if s.issued_at > now + MAX_CLOCK_SKEW:
             raise Refused("from-future", f"issuedAt {s.issued_at} is ahead of the attestor's clock ({now})")
