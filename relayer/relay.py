@@ -17,6 +17,7 @@ from contextlib import AsyncExitStack
 from datetime import timedelta
 from typing import Any, assert_never
 
+import aiohttp
 import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -60,6 +61,7 @@ from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.kyc import FileKycSource, KycSource, NoKycSource
 from relayer.lease import Lease
 from relayer.log_store import SqlLogStorage
+from relayer.retry import transient_retries
 from relayer.statements import statement_for
 from relayer.store import Operation, OperationStore, Source, StaleState, now_utc
 from relayer.submitter import ChainSubmitter, DeliveryRefused, purpose
@@ -178,9 +180,13 @@ class Relay:
             metrics.OPERATIONS.labels(kind, state).set(count)
 
     async def _guarded(self, stage: Callable[[int], Any], chain_id: int) -> None:
+        """Runs a stage for one chain; transient faults are retried (stages are idempotent), anything
+        else is logged and left to the next pass."""
         try:
-            await stage(chain_id)
-        except (OSError, TimeoutError, DariError) as exc:
+            async for attempt in transient_retries():
+                with attempt:
+                    await stage(chain_id)
+        except (OSError, TimeoutError, DariError, aiohttp.ClientError) as exc:
             metrics.RPC_ERRORS.labels(str(chain_id)).inc()
             log.warning("stage failed", stage=stage.__name__, chain=chain_id, error=repr(exc))
 
