@@ -1,11 +1,16 @@
-"""The relayer's HTTP API (SPEC section 7), served by `dari relay`. Handlers are thin: parse, call, serialise."""
+"""The relayer's HTTP API (SPEC section 7), served by `dari relay`; the OpenAPI document is
+`relayer/openapi.py`. Handlers are thin: parse, call, serialise. Every error is a JSON body with a 4xx
+status (a 500 only for a bug); state-changing routes need the configured bearer token."""
 
 from __future__ import annotations
 
+import hmac
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -14,17 +19,64 @@ from attestations.keys import Ed25519Signer
 from attestations.log import TransparencyLog
 from relayer import metrics
 from relayer.config import Config
+from relayer.openapi import document as openapi_document
+from relayer.operator import OperatorRefused, act
 from relayer.store import OperationStore, UnknownOperation
+from relayer.transfer_state import Kind, State
+
+log = structlog.get_logger("api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Pause = Callable[[str, bool, int | None], Awaitable[list[str]]]
 
 CONFIG = web.AppKey("config", Config)
 STORE = web.AppKey("store", OperationStore)
 LOG = web.AppKey("log", TransparencyLog)
 LOG_SIGNER = web.AppKey("log_signer", Ed25519Signer)
-MAX_BODY = 64 * 1024
+TOKEN = web.AppKey("token", str)
+PAUSE: web.AppKey[Pause] = web.AppKey("pause")
+MAX_BODY = 16 * 1024
+MAX_PAGE = 1000
+
+
+class BadInput(web.HTTPBadRequest):
+    def __init__(self, message: str) -> None:
+        super().__init__(text=json.dumps({"error": message}), content_type="application/json")
 
 
 def error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every HTTP error as JSON; unexpected exceptions logged and answered 500 without details."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json":
+            raise
+        return error(exc.status, exc.reason)
+    except Exception:
+        log.exception("unhandled error", path=request.path)
+        return error(500, "internal error")
+
+
+def _hex32(raw: str, name: str) -> str:
+    value = raw.lower()
+    if len(value) != 66 or not value.startswith("0x") or any(c not in "0123456789abcdef" for c in value[2:]):
+        raise BadInput(f"{name}: 0x + 64 hex digits")
+    return value
+
+
+def _uint(request: web.Request, name: str, default: int | None = None, maximum: int = 2**63 - 1) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        if default is None:
+            raise BadInput(f"{name}: required")
+        return default
+    if not raw.isdigit() or int(raw) > maximum:
+        raise BadInput(f"{name}: an integer from 0 to {maximum}")
+    return int(raw)
 
 
 def trust_list(config: Config, log_signer: Ed25519Signer | None) -> dict[str, Any]:
@@ -38,6 +90,18 @@ def trust_list(config: Config, log_signer: Ed25519Signer | None) -> dict[str, An
     return document
 
 
+def latest_by(documents: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
+    """The newest attestation per value of the message ``fields`` (documents are oldest first)."""
+    latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for document in documents:
+        message = document["typedData"]["message"]
+        latest[tuple(message[f] for f in fields)] = document
+    return list(latest.values())
+
+
+# --- public, read-only --------------------------------------------------------------------------
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -46,15 +110,16 @@ async def prometheus(_request: web.Request) -> web.Response:
     return web.Response(body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
+async def openapi(_request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
 async def attestors(request: web.Request) -> web.Response:
     return web.json_response(trust_list(request.app[CONFIG], request.app.get(LOG_SIGNER)))
 
 
 async def attestation(request: web.Request) -> web.Response:
-    digest = request.match_info["digest"].lower()
-    if len(digest) != 66 or not digest.startswith("0x"):
-        return error(400, "digest is 0x + 64 hex digits")
-    document = await request.app[STORE].attestation(digest)
+    document = await request.app[STORE].attestation(_hex32(request.match_info["digest"], "digest"))
     return error(404, "unknown attestation") if document is None else web.json_response(document)
 
 
@@ -64,73 +129,181 @@ async def transfer(request: web.Request) -> web.Response:
         op = await store.get(request.match_info["id"])
     except UnknownOperation:
         return error(404, "unknown transfer")
-    body = op.to_json()
-    body["attestations"] = await store.attestations_of(op.id)
-    body["history"] = await store.history(op.id)
-    return web.json_response(body)
+    return web.json_response(
+        {**op.to_json(), "attestations": await store.attestations_of(op.id), "history": await store.history(op.id)}
+    )
 
 
-def _int(request: web.Request, name: str) -> int:
-    raw = request.query.get(name)
-    if raw is None or not raw.isdigit():
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name}: a non-negative integer"}), content_type="application/json"
-        )
-    return int(raw)
+async def transfers(request: web.Request) -> web.Response:
+    state, kind = request.query.get("state"), request.query.get("kind")
+    if state is not None and state not in {s.value for s in State}:
+        raise BadInput(f"state: one of {sorted(s.value for s in State)}")
+    if kind is not None and kind not in {k.value for k in Kind}:
+        raise BadInput(f"kind: one of {sorted(k.value for k in Kind)}")
+    limit = _uint(request, "limit", 100, MAX_PAGE)
+    offset = _uint(request, "offset", 0)
+    if limit == 0:
+        raise BadInput(f"limit: an integer from 1 to {MAX_PAGE}")
+    found = await request.app[STORE].find(
+        state=State(state) if state else None, kind=Kind(kind) if kind else None, limit=limit, offset=offset
+    )
+    return web.json_response(
+        {"transfers": [op.to_json() for op in found], "limit": limit, "offset": offset,
+         "next": offset + limit if len(found) == limit else None}
+    )  # fmt: skip
+
+
+async def recognition(request: web.Request) -> web.Response:
+    jurisdiction = request.query.get("jurisdiction")
+    if jurisdiction is not None and (
+        len(jurisdiction) != 2 or not jurisdiction.isalpha() or not jurisdiction.isupper()
+    ):
+        raise BadInput("jurisdiction: two upper-case letters")
+    security = request.query.get("security")
+    config = request.app[CONFIG]
+    wanted: str | None = None
+    if security is not None:
+        match = next((s for s in config.securities if security.lower() in (s.id.lower(), s.isin.lower())), None)
+        if match is None:
+            raise BadInput("security: a configured security id or ISIN")
+        wanted = match.id.lower()
+    records = latest_by(await request.app[STORE].documents("RecognitionRecord"), "securityId", "jurisdiction")
+    selected = [
+        r for r in records
+        if (jurisdiction is None or r["typedData"]["message"]["jurisdiction"] == jurisdiction)
+        and (wanted is None or r["typedData"]["message"]["securityId"].lower() == wanted)
+    ]  # fmt: skip
+    return web.json_response({"records": selected})
+
+
+async def reconciliation(request: web.Request) -> web.Response:
+    reports = latest_by(await request.app[STORE].documents("ReconciliationReport"), "securityId")
+    if not reports:
+        return error(404, "no reconciliation report yet")
+    return web.json_response(
+        {"reports": reports, "balanced": all(r["typedData"]["message"]["balanced"] for r in reports)}
+    )
 
 
 async def sth(request: web.Request) -> web.Response:
     signer = request.app.get(LOG_SIGNER)
     if signer is None:
         return error(503, "no transparency log key configured")
-    log = request.app[LOG]
-    await log.load()
-    return web.json_response(log.tree_head(signer, int(time.time() * 1000)).to_json())
+    log_ = request.app[LOG]
+    await log_.load()
+    return web.json_response(log_.tree_head(signer, int(time.time() * 1000)).to_json())
 
 
 async def inclusion(request: web.Request) -> web.Response:
-    log = request.app[LOG]
-    await log.load()
-    digest = request.query.get("digest", "")
+    log_ = request.app[LOG]
+    await log_.load()
+    entry = bytes.fromhex(_hex32(request.query.get("digest", ""), "digest")[2:])
+    size = _uint(request, "tree_size") if "tree_size" in request.query else None
     try:
-        entry = bytes.fromhex(digest[2:]) if digest.startswith("0x") else b""
-    except ValueError:
-        entry = b""
-    if len(entry) != 32:
-        return error(400, "digest is 0x + 64 hex digits")
-    size = _int(request, "tree_size") if "tree_size" in request.query else None
-    try:
-        proof = await log.prove_inclusion(entry, size)
+        proof = await log_.prove_inclusion(entry, size)
     except AttestationError as exc:
         return error(404, str(exc))
     return web.json_response(proof.to_json())
 
 
 async def consistency(request: web.Request) -> web.Response:
-    log = request.app[LOG]
-    await log.load()
+    log_ = request.app[LOG]
+    await log_.load()
     try:
-        proof = log.prove_consistency(_int(request, "first"), _int(request, "second"))
+        proof = log_.prove_consistency(_uint(request, "first"), _uint(request, "second"))
     except AttestationError as exc:
         return error(400, str(exc))
     return web.json_response(proof.to_json())
 
 
+# --- state-changing, bearer token -----------------------------------------------------------------
+
+
+def authorized(handler: Handler) -> Handler:
+    async def check(request: web.Request) -> web.StreamResponse:
+        token = request.app.get(TOKEN)
+        if token is None:
+            return error(403, "state-changing routes are disabled: no api.token configured")
+        supplied = request.headers.get("Authorization", "")
+        if not supplied.startswith("Bearer ") or not hmac.compare_digest(supplied[7:].encode(), token.encode()):
+            return error(401, "a valid bearer token is required")
+        return await handler(request)
+
+    return check
+
+
+async def operator_action(request: web.Request) -> web.Response:
+    action = request.match_info["action"]
+    if action not in ("approve", "reject", "retry"):
+        return error(404, "unknown action")
+    try:
+        moved = await act(request.app[STORE], request.match_info["id"], action)
+    except UnknownOperation:
+        return error(404, "unknown transfer")
+    except OperatorRefused as exc:
+        return error(409, str(exc))
+    return web.json_response(moved.to_json())
+
+
+async def pause(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("a JSON body is required") from None
+    if (
+        not isinstance(body, dict)
+        or body.get("direction") not in ("inbound", "outbound")
+        or not isinstance(body.get("paused"), bool)
+    ):
+        raise BadInput('body: {"direction": "inbound"|"outbound", "paused": true|false, "chainId"?: int}')
+    chain_id = body.get("chainId")
+    if chain_id is not None and (isinstance(chain_id, bool) or not isinstance(chain_id, int)):
+        raise BadInput("chainId: an integer")
+    configured = {c.chain_id for c in request.app[CONFIG].public}
+    if chain_id is not None and chain_id not in configured:
+        raise BadInput(f"chainId: one of {sorted(configured)}")
+    handler = request.app.get(PAUSE)
+    if handler is None:
+        return error(503, "pausing is not available in this process")
+    transactions = await handler(body["direction"], body["paused"], chain_id)
+    return web.json_response({"direction": body["direction"], "paused": body["paused"], "transactions": transactions})
+
+
 def build_app(
-    config: Config, store: OperationStore, log: TransparencyLog, log_signer: Ed25519Signer | None
+    config: Config,
+    store: OperationStore,
+    log_: TransparencyLog,
+    log_signer: Ed25519Signer | None,
+    *,
+    token: str | None = None,
+    pauser: Pause | None = None,
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY)
-    app[CONFIG] = config
-    app[STORE] = store
-    app[LOG] = log
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app[CONFIG], app[STORE], app[LOG] = config, store, log_
     if log_signer is not None:
         app[LOG_SIGNER] = log_signer
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", prometheus)
-    app.router.add_get("/v1/attestors", attestors)
-    app.router.add_get("/v1/attestations/{digest}", attestation)
-    app.router.add_get("/v1/transfers/{id}", transfer)
-    app.router.add_get("/v1/log/sth", sth)
-    app.router.add_get("/v1/log/proof/inclusion", inclusion)
-    app.router.add_get("/v1/log/proof/consistency", consistency)
+    if token is not None:
+        app[TOKEN] = token
+    if pauser is not None:
+        app[PAUSE] = pauser
+    for path, handler in ROUTES_GET.items():
+        app.router.add_get(path, handler, allow_head=False)
+    app.router.add_post("/v1/transfers/{id}/{action}", authorized(operator_action))
+    app.router.add_post("/v1/pause", authorized(pause))
     return app
+
+
+ROUTES_GET: dict[str, Handler] = {
+    "/healthz": healthz,
+    "/metrics": prometheus,
+    "/openapi.json": openapi,
+    "/v1/attestors": attestors,
+    "/v1/attestations/{digest}": attestation,
+    "/v1/transfers": transfers,
+    "/v1/transfers/{id}": transfer,
+    "/v1/recognition": recognition,
+    "/v1/reconciliation/latest": reconciliation,
+    "/v1/log/sth": sth,
+    "/v1/log/proof/inclusion": inclusion,
+    "/v1/log/proof/consistency": consistency,
+}

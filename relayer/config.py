@@ -75,6 +75,7 @@ class RelayerConfig(_Model):
     stuck_after: Annotated[float, Field(gt=0)] = 30.0  # seconds before a pending transaction is replaced
     max_attempts: Annotated[int, Field(ge=1)] = 20  # delivery attempts before a transfer stalls
     lease_seconds: Annotated[float, Field(gt=1, le=600)] = 10.0  # leadership lease per chain (HA)
+    sla_seconds: Annotated[float, Field(gt=0)] = 900.0  # alert on operations not final after this long
 
 
 class AttestorConfig(_Model):

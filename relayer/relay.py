@@ -24,9 +24,11 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy.ext.asyncio import AsyncEngine
 from web3.contract import AsyncContract
 
+from adapters.recognition import recognize
 from adapters.registry import Adapters
 from adapters.sanctions import SanctionsList
 from attestations.attestation import Attestation
+from attestations.eip712 import Domain
 from attestations.log import TransparencyLog
 from relayer import metrics
 from relayer.attestor.client import AttestationRefused, NotYetAttested, gather
@@ -70,6 +72,7 @@ from relayer.watcher import Watcher
 
 log = structlog.get_logger("relay")
 LEASE_NAME = "relayer"
+PUBLICATION_INTERVAL = 3600.0  # seconds between checks for recognition records due for publication
 ZERO_ADDRESS = "0x" + "00" * 20
 REVOKE_REASON_KYC = 1
 REVOKE_REASON_UNLINKED = 2
@@ -107,6 +110,7 @@ class Relay:
         self.submitters: dict[int, ChainSubmitter] = {}
         self.heads: dict[int, int] = {}
         self.leader = False
+        self._next_publication = 0.0
 
     async def __aenter__(self) -> Relay:
         decoder = RevertDecoder.from_artifacts(self.artifacts)
@@ -178,6 +182,13 @@ class Relay:
             await self._guarded(self.confirm, chain_id)
         for (kind, state), count in (await self.store.counts()).items():
             metrics.OPERATIONS.labels(kind, state).set(count)
+        await self._check_sla()
+        if self.clock() >= self._next_publication:
+            self._next_publication = self.clock() + PUBLICATION_INTERVAL
+            try:
+                await self.publish_recognition()
+            except (OSError, TimeoutError, DariError) as exc:
+                log.warning("recognition publication failed", error=repr(exc))
 
     async def _guarded(self, stage: Callable[[int], Any], chain_id: int) -> None:
         """Runs a stage for one chain; transient faults are retried (stages are idempotent), anything
@@ -451,6 +462,64 @@ class Relay:
         moved = await self._move(op, Event.CONFIRMED, detail=op.dest_tx_hash)
         if moved is not None and op.created_at is not None:
             metrics.DELIVERY_LATENCY.labels(op.kind.value).observe((now_utc() - op.created_at).total_seconds())
+
+    async def _check_sla(self) -> None:
+        sla = self.config.relayer.sla_seconds if self.config.relayer else 900.0
+        overdue = await self.store.overdue(now_utc() - timedelta(seconds=sla))
+        metrics.STALE.set(len(overdue))
+        for op in overdue[:10]:
+            log.warning("operation over its SLA", id=op.id, kind=op.kind.value, state=op.state.value, reason=op.reason)
+
+    # --- operator controls and publications ------------------------------------------------------
+
+    async def pause(self, direction: str, paused: bool, chain_id: int | None) -> list[str]:
+        """Pauses or resumes ``direction`` (inbound: minting, outbound: bridge-back) on one or every
+        public gateway with the relayer's key (it holds PAUSER_ROLE); returns the transaction hashes."""
+        hashes = []
+        for chain in self.config.public:
+            if chain_id is not None and chain.chain_id != chain_id:
+                continue
+            gateway = self.contract("BridgeGateway", chain.chain_id)
+            fn = gateway.functions.setInboundPaused if direction == "inbound" else gateway.functions.setOutboundPaused
+            receipt = await self.clients[chain.chain_id].transact(fn(paused), self.signer)
+            hashes.append(receipt["transactionHash"].to_0x_hex())
+            log.warning("gateway pause set", chain=chain.chain_id, direction=direction, paused=paused)
+        return hashes
+
+    async def publish_recognition(self) -> int:
+        """Signs and publishes the recognition record of every security in every jurisdiction whose
+        latest record is missing or past half its validity; returns how many were published."""
+        now = int(self.clock())
+        validity = self.config.adapters.recognition_validity_days
+        latest = {
+            (d["typedData"]["message"]["securityId"].lower(), d["typedData"]["message"]["jurisdiction"]): d
+            for d in await self.store.documents("RecognitionRecord")
+        }
+        domain = Domain(self.config.registry.chain_id, self.config.registry.contracts["escrow"])
+        published = 0
+        for entry in self.config.securities:
+            for jurisdiction in sorted(self.adapters.adapters):
+                previous = latest.get((entry.id.lower(), jurisdiction))
+                if previous is not None:
+                    message = previous["typedData"]["message"]
+                    if now < (int(message["validFrom"]) + int(message["validUntil"])) // 2:
+                        continue
+                record = recognize(to_security(entry), jurisdiction, self.adapters, now, validity).record
+                try:
+                    signatures = await gather(record, domain, self.config.attestors, self.config.trust.threshold)
+                except (NotYetAttested, AttestationRefused) as exc:
+                    log.warning(
+                        "recognition record not attested",
+                        security=entry.isin,
+                        jurisdiction=jurisdiction,
+                        error=str(exc),
+                    )
+                    continue
+                attestation = Attestation(record, domain, tuple(signatures))
+                attestation = attestation.with_log_index(await self.log.append(attestation.digest))
+                await self.store.save_attestation(attestation, None)
+                published += 1
+        return published
 
     # --- bookkeeping --------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from attestations.attestation import Attestation
 from relayer.errors import DariError
 from relayer.schema import attestations, operation_history, operations
-from relayer.transfer_state import Event, Kind, State, next_state
+from relayer.transfer_state import Event, Kind, State, is_final, next_state
 
 
 class UnknownOperation(DariError):
@@ -285,6 +285,18 @@ class OperationStore:
         async with self._engine.connect() as conn:
             return [_row(r) for r in (await conn.execute(query)).mappings()]
 
+    async def overdue(self, created_before: datetime) -> list[Operation]:
+        """Operations created before ``created_before`` that are not in a final state."""
+        always_final = [State.CONFIRMED.value, State.REFUNDED.value, State.DROPPED.value]
+        query = (
+            select(operations)
+            .where(operations.c.created_at < created_before, operations.c.state.not_in(always_final))
+            .order_by(operations.c.created_at)
+        )
+        async with self._engine.connect() as conn:
+            rows = [_row(r) for r in (await conn.execute(query)).mappings()]
+        return [op for op in rows if not is_final(op.kind, op.state)]
+
     async def counts(self) -> dict[tuple[str, str], int]:
         """Operations by (kind, state)."""
         query = select(operations.c.kind, operations.c.state, func.count()).group_by(
@@ -330,6 +342,12 @@ class OperationStore:
                 await conn.execute(select(attestations.c.document).where(attestations.c.digest == digest.lower()))
             ).first()
         return None if row is None else dict(json.loads(row[0]))
+
+    async def documents(self, kind: str) -> list[dict[str, Any]]:
+        """Every stored attestation of ``kind``, oldest first."""
+        query = select(attestations.c.document).where(attestations.c.kind == kind).order_by(attestations.c.created_at)
+        async with self._engine.connect() as conn:
+            return [dict(json.loads(r[0])) for r in (await conn.execute(query)).all()]
 
     async def attestations_of(self, operation_id: str) -> list[str]:
         query = (

@@ -31,7 +31,9 @@ async def serve(config: Config, owner: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with Relay(config, engine, owner=owner) as relay:
-            runner = web.AppRunner(build_app(config, relay.store, relay.log, log_signer))
+            token = config.api.token.read() if config.api.token else None
+            app = build_app(config, relay.store, relay.log, log_signer, token=token, pauser=relay.pause)
+            runner = web.AppRunner(app)
             await runner.setup()
             site = web.TCPSite(runner, config.api.host, config.api.port)
             await site.start()

@@ -14,9 +14,9 @@ from rich.table import Table
 from relayer import db
 from relayer.cli import err, fails_cleanly, json_option, out, print_json
 from relayer.config import load_config
-from relayer.decision import REFUND_REASONS
-from relayer.store import OperationStore, StaleState, UnknownOperation, now_utc
-from relayer.transfer_state import Event, IllegalTransition, Kind, State
+from relayer.operator import OperatorRefused, act
+from relayer.store import OperationStore, UnknownOperation
+from relayer.transfer_state import Kind, State
 
 T = TypeVar("T")
 config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
@@ -101,25 +101,16 @@ def transfers_show(config_file: Path, operation_id: str, as_json: bool) -> None:
         out.print(line, highlight=False)
 
 
-def _act(config_file: Path, operation_id: str, event: Event, allowed: set[State], **fields: Any) -> None:
-    async def act(store: OperationStore) -> str:
-        op = await store.get(operation_id)
-        if op.state not in allowed:
-            raise IllegalTransition(op.kind, op.state, event)
-        moved = await store.transition(
-            op.id, event, expect=op.state, detail="operator", next_attempt_at=now_utc(), **fields
-        )
-        return moved.state.value
-
+def _act(config_file: Path, operation_id: str, action: str) -> None:
     try:
-        state = _with_store(config_file, act)
+        moved = _with_store(config_file, lambda store: act(store, operation_id, action))
     except UnknownOperation:
         err.print(f"no operation {operation_id}")
         sys.exit(1)
-    except (IllegalTransition, StaleState) as exc:
+    except OperatorRefused as exc:
         err.print(f"refused: {exc}")
         sys.exit(1)
-    out.print(f"{operation_id}: {state}")
+    out.print(f"{operation_id}: {moved.state.value}")
 
 
 @transfers_group.command("approve")
@@ -128,7 +119,7 @@ def _act(config_file: Path, operation_id: str, event: Event, allowed: set[State]
 @fails_cleanly
 def transfers_approve(config_file: Path, operation_id: str) -> None:
     """Approve a held (escalated) operation: it is attested and delivered."""
-    _act(config_file, operation_id, Event.OPERATOR_APPROVED, {State.HELD}, reason=None)
+    _act(config_file, operation_id, "approve")
 
 
 @transfers_group.command("reject")
@@ -137,15 +128,7 @@ def transfers_approve(config_file: Path, operation_id: str) -> None:
 @fails_cleanly
 def transfers_reject(config_file: Path, operation_id: str) -> None:
     """Reject a held operation: a bridge-out is refunded (reason operator-rejected)."""
-    reason = "operator-rejected"
-    _act(
-        config_file,
-        operation_id,
-        Event.OPERATOR_REJECTED,
-        {State.HELD},
-        reason=reason,
-        reason_code=REFUND_REASONS[reason],
-    )
+    _act(config_file, operation_id, "reject")
 
 
 @transfers_group.command("retry")
@@ -154,4 +137,4 @@ def transfers_reject(config_file: Path, operation_id: str) -> None:
 @fails_cleanly
 def transfers_retry(config_file: Path, operation_id: str) -> None:
     """Retry a stalled or held operation now (held ones are decided again)."""
-    _act(config_file, operation_id, Event.RETRIED, {State.STALLED, State.REFUND_STALLED, State.HELD}, attempts=0)
+    _act(config_file, operation_id, "retry")
