@@ -40,7 +40,8 @@ lint: install
 	$(BIN)/mypy
 
 demo: install
-	$(BIN)/dari devnet up --dir $(DEMO_DIR) --detach; status=$$?; $(BIN)/dari devnet down --dir $(DEMO_DIR); exit $$status
+	@$(BIN)/dari devnet down --dir $(DEMO_DIR) >/dev/null 2>&1 || true
+	$(BIN)/dari devnet up --dir $(DEMO_DIR) --detach && $(BIN)/dari demo --dir $(DEMO_DIR); status=$$?; $(BIN)/dari devnet down --dir $(DEMO_DIR) >/dev/null; exit $$status
 
 bench: install
 	$(BIN)/dari bench

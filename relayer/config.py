@@ -144,6 +144,14 @@ class TransparencyConfig(_Model):
     signer: SecretRef
 
 
+class ReconciliationConfig(_Model):
+    """`dari reconcile`: pause inbound minting on every public gateway when a security is imbalanced, and
+    the seconds between reconciliations of a daemon that runs them periodically."""
+
+    pause_on_drift: bool = False
+    interval: Annotated[float, Field(gt=0)] = 60.0
+
+
 class LogConfig(_Model):
     """Structured logging: human-readable console lines or one JSON object per line."""
 
@@ -165,6 +173,7 @@ class Config(_Model):
     attestors: list[AttestorConfig] = Field(default_factory=list)
     kyc: KycConfig = KycConfig()
     securities: list[SecurityConfig] = Field(default_factory=list)
+    reconciliation: ReconciliationConfig = ReconciliationConfig()
     logging: LogConfig = LogConfig()
 
     @model_validator(mode="after")

@@ -101,6 +101,7 @@ class RegistrationFacts:
     kyc_expiry: int
     kyc: KycRecord | None
     frozen: bool = False  # an agent froze the investor on a bridged security
+    last_statement: int = 0  # issue time of the last statement the holder registry applied to the wallet
 
 
 def decide_registration(
@@ -134,7 +135,7 @@ def decide_registration(
         "holderId": facts.holder_id,
         "country": facts.country,
         "investorClass": facts.investor_class,
-        "validFrom": facts.now,
+        "validFrom": max(facts.now, facts.last_statement + 1),  # statements apply only in order
         "validUntil": min(facts.kyc_expiry, facts.now + HOLDER_VALIDITY_SECONDS),
         "rulePackId": pack.id,
         "rulePackHash": pack.content_hash,

@@ -20,3 +20,4 @@ ATTESTOR_SIGNATURES = Counter(
 SUBMISSIONS = Counter("dari_submissions_total", "Transactions sent", ["chain", "purpose"], registry=REGISTRY)
 LEADER = Gauge("dari_leader", "1 while this relayer holds the lease", registry=REGISTRY)
 STALE = Gauge("dari_operations_over_sla", "Non-final operations older than the SLA", registry=REGISTRY)
+RECONCILIATION = Gauge("dari_reconciliation_difference", "Locked - supply - in flight", ["security"], registry=REGISTRY)

@@ -345,6 +345,7 @@ class Relay:
         registry = self.config.registry.chain_id
         investors = self.contract("InvestorRegistry", registry)
         links = self.contract("WalletLinks", registry)
+        holders = self.contract("HolderRegistry", op.dest_chain_id)
         investor = str(op.sender)
         holder_id = "0x" + bytes(await investors.functions.investorIdOf(investor).call()).hex()
         facts = RegistrationFacts(
@@ -358,6 +359,7 @@ class Relay:
             kyc_expiry=int(await investors.functions.kycExpiry(investor).call()),
             kyc=self.kyc.get(holder_id),
             frozen=await self._frozen(investor),
+            last_statement=int((await holders.functions.holder(op.recipient).call())[5]),
         )  # fmt: skip
         securities = [to_security(s) for s in self.config.securities]
         return decide_registration(facts, self.adapters, self.sanctions, securities)

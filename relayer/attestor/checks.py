@@ -16,6 +16,9 @@ permanent), `NotFinal` (the event is not found or not final yet: ask again) or `
   still linked; the investor verified, with this id, country and class; the window within its KYC.
 - HolderRevocation (domain: the public chain's holder registry): the wallet's investor (latest link) has
   unlinked it or is no longer verified.
+- ReconciliationReport (domain: the registry escrow): recomputed by `relayer.reconcile` at the request's
+  context blocks, each of which must be final for this attestor; every field (detailsHash included) must
+  equal the attestor's own computation, else ``report-mismatch``.
 
 The transfer-vs-refund exclusion is the journal's (``Claim.excludes``), checked when the signature is
 recorded.
@@ -24,7 +27,7 @@ recorded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -32,6 +35,8 @@ from attestations.eip712 import DOMAIN_NAME, DOMAIN_VERSION, Domain
 from attestations.kinds import (
     HolderEligibility,
     HolderRevocation,
+    RecognitionRecord,
+    ReconciliationReport,
     RefundAuthorization,
     ReleaseAuthorization,
     Statement,
@@ -51,6 +56,7 @@ from relayer.events import (
     WalletLinked,
     decode_log,
 )
+from relayer.reconcile import BadBlocks, BlocksNotFinal, ChainReader, GatewayRef, Layout, recompute
 
 # How far a statement's start time may run ahead of the attestor's clock (HolderRegistry.MAX_CLOCK_SKEW).
 MAX_CLOCK_SKEW = 300
@@ -64,6 +70,8 @@ SIGNABLE_KINDS: tuple[type[Statement], ...] = (
     ReleaseAuthorization,
     HolderEligibility,
     HolderRevocation,
+    ReconciliationReport,
+    RecognitionRecord,
 )
 
 E = TypeVar("E", bound=ChainEvent)
@@ -180,16 +188,30 @@ def _address_topic(address: str) -> str:
     return "0x" + bytes.fromhex(address[2:]).rjust(32, b"\0").hex()
 
 
+def _differences(stated: Mapping[str, Any], computed: Mapping[str, Any]) -> list[str]:
+    return [f"{k}: statement says {stated[k]}, attestor computed {v}" for k, v in computed.items() if stated[k] != v]
+
+
+Recognizer = Callable[[RecognitionRecord], RecognitionRecord | None]
+RECOGNITION_MAX_AGE = 3600  # seconds: records are signed when published, not backdated
+
+
 class Checker:
     """Runs the per-kind checks for one attestor."""
 
-    def __init__(self, topology: Topology, view: ChainView) -> None:
+    def __init__(self, topology: Topology, view: ChainView, recognizer: Recognizer | None = None) -> None:
+        """``recognizer``: the attestor's own computation of a recognition record (from its rule packs)
+        for the statement's security, jurisdiction and time; None when the attestor signs no records."""
         self.topology = topology
         self.view = view
+        self.recognizer = recognizer
         self._security_ids: dict[tuple[int, str], bytes] = {}  # immutable in the contracts
 
-    async def check(self, statement: Statement, domain: Domain, now: int) -> Claim:
-        """The claim to record if ``statement`` under ``domain`` may be signed at time ``now``."""
+    async def check(
+        self, statement: Statement, domain: Domain, now: int, blocks: Mapping[int, int] | None = None
+    ) -> Claim:
+        """The claim to record if ``statement`` under ``domain`` may be signed at time ``now`` (``blocks``: a
+        report's context)."""
         if (domain.name, domain.version) != (DOMAIN_NAME, DOMAIN_VERSION):
             raise Refused("wrong-domain", f"domain {domain.name!r} version {domain.version!r} is not Dari/1")
         if isinstance(statement, TransferAuthorization):
@@ -202,6 +224,10 @@ class Checker:
             return await self._eligibility(statement, domain, now)
         if isinstance(statement, HolderRevocation):
             return await self._revocation(statement, domain, now)
+        if isinstance(statement, ReconciliationReport):
+            return await self._reconciliation(statement, domain, now, blocks)
+        if isinstance(statement, RecognitionRecord):
+            return self._recognition(statement, domain, now)
         raise Refused("unsupported-kind", f"attestors do not sign {statement.KIND}")
 
     # --- the kinds -------------------------------------------------------------------------------------
@@ -325,6 +351,55 @@ class Checker:
         if s.issued_at > now + MAX_CLOCK_SKEW:
             raise Refused("from-future", f"issuedAt {s.issued_at} is ahead of the attestor's clock ({now})")
         return Claim(public.chain_id, None)
+
+    def _recognition(self, s: RecognitionRecord, domain: Domain, now: int) -> Claim:
+        topo = self.topology
+        _expect_domain(domain, topo.registry_chain_id, topo.escrow, "the escrow")
+        if self.recognizer is None:
+            raise Refused("unsupported-kind", "this attestor has no rule packs to recompute recognition records")
+        if s.valid_from > now + MAX_CLOCK_SKEW:
+            raise Refused("from-future", f"validFrom {s.valid_from} is ahead of the attestor's clock ({now})")
+        if s.valid_from < now - RECOGNITION_MAX_AGE:
+            raise Refused("stale-record", f"validFrom {s.valid_from} is older than {RECOGNITION_MAX_AGE} s")
+        ours = self.recognizer(s)
+        if ours is None:
+            raise Refused(
+                "unknown-security", f"no configured security {s.security_id.hex()} or jurisdiction {s.jurisdiction}"
+            )
+        stated, computed = s.to_message(), ours.to_message()
+        differing = [
+            f"{k}: statement says {stated[k]}, attestor computed {v}" for k, v in computed.items() if stated[k] != v
+        ]
+        if differing:
+            raise Refused("record-mismatch", "; ".join(differing))
+        return Claim(topo.registry_chain_id, None)
+
+    async def _reconciliation(
+        self, s: ReconciliationReport, domain: Domain, now: int, blocks: Mapping[int, int] | None
+    ) -> Claim:
+        topo = self.topology
+        _expect_domain(domain, topo.registry_chain_id, topo.escrow, "the escrow")
+        if blocks is None:
+            raise Refused("missing-context", "a ReconciliationReport is checked at the blocks of its context")
+        if not isinstance(self.view, ChainReader):
+            raise Refused("unsupported-kind", "this attestor's chain view cannot read past blocks")
+        if s.observed_at > now + MAX_CLOCK_SKEW:
+            raise Refused("from-future", f"observedAt {s.observed_at} is ahead of the attestor's clock ({now})")
+        _expect("report-mismatch", "registryBlock", s.registry_block, blocks.get(topo.registry_chain_id))
+        gateways = tuple(GatewayRef(p.chain_id, p.confirmations, p.gateway) for p in topo.public.values())
+        layout = Layout(topo.registry_chain_id, topo.registry_confirmations, topo.escrow, gateways)
+        try:
+            ours = (await recompute(layout, self.view, s.security_id, blocks)).report(s.observed_at).to_message()
+        except BlocksNotFinal as exc:
+            raise NotFinal("not-final", str(exc)) from None
+        except BadBlocks as exc:
+            raise Refused("report-mismatch", str(exc)) from None
+        except EventDecodeError as exc:
+            raise Refused("undecodable-event", str(exc)) from None
+        differing = _differences(s.to_message(), ours)
+        if differing:
+            raise Refused("report-mismatch", "; ".join(differing))
+        return Claim(topo.registry_chain_id, None)
 
     # --- chain reads -----------------------------------------------------------------------------------
 

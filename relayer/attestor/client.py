@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,14 +112,18 @@ async def gather(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     session: aiohttp.ClientSession | None = None,
+    context: Mapping[str, Any] | None = None,
 ) -> list[AttestorSignature]:
     """``threshold`` verified signatures of ``statement`` under ``domain``, by increasing signer address;
-    `AttestationRefused` or `NotYetAttested` otherwise (see the module docstring)."""
+    `AttestationRefused` or `NotYetAttested` otherwise (see the module docstring). ``context`` goes into the
+    request body as is (a ReconciliationReport's ``{"blocks": {...}}``)."""
     distinct = list({a.id: a for a in attestors}.values())
     if not 0 < threshold <= len(distinct):
         raise AttestorError(f"threshold {threshold} with {len(distinct)} attestors can never be reached")
     digest = statement.digest(domain)
     body = sign_request(statement, domain)
+    if context is not None:
+        body["context"] = dict(context)
     own = session is None
     client = aiohttp.ClientSession() if session is None else session
     tasks = [asyncio.create_task(ask(client, a, body, digest, timeout)) for a in distinct]

@@ -3,7 +3,8 @@
 - ``GET /healthz`` -> 200 ``{"status": "ok"}``
 - ``GET /v1/identity`` -> 200 ``{"id", "ed25519", "address"}``
 - ``POST /v1/sign`` with body ``{"kind", "domain": {name, version, chainId, verifyingContract}, "message"}``
-  (at most 64 KiB):
+  (at most 64 KiB); a ``ReconciliationReport`` also carries ``"context": {"blocks": {"<chainId>": <block>}}``,
+  the blocks it was computed at (every configured chain), which the attestor recomputes it at:
 
 | status | body                                                  | meaning                                            |
 |--------|-------------------------------------------------------|----------------------------------------------------|
@@ -21,6 +22,7 @@ Every answer is JSON. Handlers are thin: parse, call `Attestor.sign`, serialise.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,18 +45,22 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from adapters.recognition import recognize
 from attestations.eip712 import Domain
 from attestations.errors import MalformedError
-from attestations.kinds import Statement
+from attestations.kinds import RecognitionRecord, ReconciliationReport, Statement
 from attestations.signing import AttestorKey
 from relayer.attestor import AttestorError, BadRequest, ChainUnavailable, NotFinal, Refused
-from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Topology
+from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Recognizer, Topology
 from relayer.attestor.journal import Journal, JournalEntry
+from relayer.compliance import load_adapters, to_security
 from relayer.config import AttestorConfig, Config
 from relayer.errors import ConfigError, SecretError
 from relayer.evm.artifacts import Artifacts
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_CONTEXT_CHAINS = 64
+_CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
 RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
 RPC_ATTEMPTS = 3  # per chain read, on transient faults only
 RPC_BUDGET = 8.0  # seconds all attempts of one chain read may take
@@ -71,6 +77,7 @@ _KINDS: dict[str, type[Statement]] = {k.KIND: k for k in SIGNABLE_KINDS}
 class SignRequest:
     statement: Statement
     domain: Domain
+    blocks: Mapping[int, int] | None = None  # context.blocks (ReconciliationReport only)
 
 
 def _parse_domain(raw: Any) -> Domain:
@@ -86,14 +93,32 @@ def _parse_domain(raw: Any) -> Domain:
     return Domain(chain_id, to_checksum_address(contract), name, version)
 
 
+def _parse_blocks(raw: Any) -> dict[int, int]:
+    if not isinstance(raw, dict) or set(raw) != {"blocks"}:
+        raise BadRequest("context is an object with exactly blocks")
+    blocks = raw["blocks"]
+    if not isinstance(blocks, dict) or not 0 < len(blocks) <= MAX_CONTEXT_CHAINS:
+        raise BadRequest(f"context.blocks maps 1 to {MAX_CONTEXT_CHAINS} chain ids to block numbers")
+    parsed = {}
+    for chain, block in blocks.items():
+        if not _CHAIN_ID.fullmatch(chain) or int(chain) >= 2**64:
+            raise BadRequest(f"context.blocks: {chain!r} is not a chain id")
+        if isinstance(block, bool) or not isinstance(block, int) or not 0 <= block < 2**63:
+            raise BadRequest(f"context.blocks[{chain}] is a block number")
+        parsed[int(chain)] = block
+    return parsed
+
+
 def parse_sign_request(body: bytes) -> SignRequest:
     """The request in ``body``; `BadRequest` on anything else (never another exception)."""
     try:
         raw = json.loads(body)
     except (ValueError, RecursionError):
         raise BadRequest("body is not JSON") from None
-    if not isinstance(raw, dict) or set(raw) != {"kind", "domain", "message"}:
-        raise BadRequest("a sign request is an object with exactly kind, domain and message")
+    if not isinstance(raw, dict) or not {"kind", "domain", "message"} <= set(raw) <= {
+        "kind", "domain", "message", "context"
+    }:  # fmt: skip
+        raise BadRequest("a sign request is an object with exactly kind, domain, message (and context)")
     kind = raw["kind"]
     if not isinstance(kind, str) or kind not in _KINDS:
         raise BadRequest(f"kind must be one of {sorted(_KINDS)}")
@@ -102,7 +127,9 @@ def parse_sign_request(body: bytes) -> SignRequest:
         statement = _KINDS[kind].from_message(raw["message"])
     except (MalformedError, ValueError, TypeError, OverflowError) as exc:
         raise BadRequest(f"message: {exc}") from None
-    return SignRequest(statement, domain)
+    if ("context" in raw) != (kind == ReconciliationReport.KIND):
+        raise BadRequest("context (the blocks) goes with a ReconciliationReport, and only with it")
+    return SignRequest(statement, domain, _parse_blocks(raw["context"]) if "context" in raw else None)
 
 
 # --- the chain, through the attestor's own RPC connections ------------------------------------------------
@@ -232,9 +259,18 @@ class RpcChainView:
         return view
 
     async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
+        return await self._call(chain_id, "latest", contract, address, function, args)
+
+    async def call_at(self, chain_id: int, block: int, contract: str, address: str, function: str, *args: Any) -> Any:
+        """`call` in the state of ``block`` (reconciliation at finalized blocks)."""
+        return await self._call(chain_id, hex(block), contract, address, function, args)
+
+    async def _call(
+        self, chain_id: int, block: str, contract: str, address: str, function: str, args: tuple[Any, ...]
+    ) -> Any:
         view = self._view(contract, function, len(args))
         data = "0x" + (view.selector + abi_encode(view.inputs, list(args))).hex()
-        result = await self._rpc(chain_id, "eth_call", [{"to": address, "data": data}, "latest"])
+        result = await self._rpc(chain_id, "eth_call", [{"to": address, "data": data}, block])
         try:
             raw = bytes.fromhex(str(result)[2:])
         except ValueError:
@@ -276,7 +312,7 @@ class Attestor:
         now = int(self.clock())
         context = {"kind": statement.KIND, "digest": "0x" + digest.hex(), "chain_id": domain.chain_id}
         try:
-            claim = await self.checker.check(statement, domain, now)
+            claim = await self.checker.check(statement, domain, now, blocks=request.blocks)
             entry = JournalEntry(statement.KIND, claim.source_chain_id, claim.nonce, digest, now)
             self.journal.record(entry, excludes=claim.excludes)  # before the signature leaves (write-ahead)
         except Refused as exc:
@@ -341,7 +377,23 @@ def build_attestor(config: Config, attestor_id: str, base_dir: Path, artifacts: 
     key = load_key(entry)
     topology = Topology.from_config(config)
     journal = Journal(entry.journal or base_dir / f"attestor-{attestor_id}.db")
-    return Attestor(key, Checker(topology, RpcChainView(rpc_urls(config, entry), artifacts)), journal)
+    view = RpcChainView(rpc_urls(config, entry), artifacts)
+    return Attestor(key, Checker(topology, view, recognizer(config)), journal)
+
+
+def recognizer(config: Config) -> Recognizer:
+    """Recomputes a recognition record with this attestor's own rule packs and security facts."""
+    adapters = load_adapters(config)
+    securities = {bytes.fromhex(s.id[2:]): s for s in config.securities}
+    days = config.adapters.recognition_validity_days
+
+    def recompute(statement: RecognitionRecord) -> RecognitionRecord | None:
+        entry = securities.get(statement.security_id)
+        if entry is None or statement.jurisdiction not in adapters.adapters:
+            return None
+        return recognize(to_security(entry), statement.jurisdiction, adapters, statement.valid_from, days).record
+
+    return recompute
 
 
 # --- HTTP --------------------------------------------------------------------------------------------------

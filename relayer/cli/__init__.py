@@ -49,7 +49,7 @@ def main() -> None:
 
 
 def _register() -> None:
-    from relayer.cli import admin, attest, bench, devnet, recognition, relay, transfers
+    from relayer.cli import admin, attest, attestor, bench, demo, devnet, recognition, reconcile, relay, transfers
     from relayer.cli import log as log_cli
 
     main.add_command(devnet.devnet)
@@ -61,7 +61,9 @@ def _register() -> None:
     main.add_command(admin.config_group)
     main.add_command(admin.db_group)
     main.add_command(log_cli.log_group)
-    main.add_command(__import__("relayer.cli.attestor", fromlist=["attestor"]).attestor)
+    main.add_command(attestor.attestor)
+    main.add_command(reconcile.reconcile_command)
+    main.add_command(demo.demo_command)
 
 
 _register()

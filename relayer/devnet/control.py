@@ -221,6 +221,8 @@ async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manife
         raise DevnetRunning(f"a devnet is already running in {root} ({pids}); stop it with `dari devnet down`")
     layout.processes.stop_all()  # clears stale pid files of a crashed devnet
     root.mkdir(parents=True, exist_ok=True)
+    for stale in [*root.glob("dari.db*"), *root.glob("attestor-*.db*")]:
+        stale.unlink()  # state of an earlier devnet's chains, meaningless on fresh ones
     try:
         chains = await asyncio.gather(*(_start_chain(layout, spec) for spec in DEVNET_CHAINS))
         registry, public = chains[0], list(chains[1:])

@@ -139,6 +139,9 @@ async def _seed_public(
 ) -> PublicDeployment:
     client, artifacts, admin = deployer.client, deployer.artifacts, deployer.admin
     deployment = await deployer.public(attestors, ATTESTOR_THRESHOLD, registry_chain_id)
+    gateway = client.contract(artifacts.get("BridgeGateway"), deployment.gateway)
+    pauser = await client.call(gateway.functions.PAUSER_ROLE())  # the relayer pauses minting on drift
+    await client.transact(gateway.functions.grantRole(pauser, devnet_account("relayer").address), admin)
     for security in SECURITIES:
         await deployer.wrapped_security(deployment, _spec(security))
     holders = client.contract(artifacts.get("HolderRegistry"), deployment.holder_registry)
