@@ -99,3 +99,15 @@ async def test_due_respects_schedule_and_states(engine: AsyncEngine) -> None:
     assert counts[("bridge-out", "observed")] == 2
     assert counts[("bridge-out", "finalized")] == 1
     assert [op.id for op in await store.find(state=State.FINALIZED)] == ["820001-7"]
+
+
+async def test_overdue_lists_only_non_final_operations_past_the_sla(engine: AsyncEngine) -> None:
+    store = OperationStore(engine)
+    for nonce in (8, 9, 10):
+        await store.observe(bridge_out(nonce))
+    await store.transition("820001-9", Event.REORGED)  # dropped: final
+    await store.transition("820001-10", Event.FINALIZED)
+    await store.transition("820001-10", Event.ESCALATED, reason="unverified-rule")
+    assert await store.overdue(now_utc() - timedelta(hours=1)) == []
+    overdue = await store.overdue(now_utc() + timedelta(seconds=1))
+    assert [(op.id, op.state) for op in overdue] == [("820001-8", State.OBSERVED), ("820001-10", State.HELD)]
