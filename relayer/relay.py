@@ -331,15 +331,11 @@ class Relay:
     async def _frozen(self, investor: str) -> bool:
         """Whether an agent froze ``investor`` on any bridged security's registry token."""
         registry = self.config.registry.chain_id
-        for entry in self.config.securities:
-            if (
-                entry.registry_token
-                and await self.contract("SecurityToken", registry, entry.registry_token)
-                .functions.isFrozen(investor)
-                .call()
-            ):
-                return True
-        return False
+        tokens = [s.registry_token for s in self.config.securities if s.registry_token]
+        frozen = await asyncio.gather(
+            *(self.contract("SecurityToken", registry, t).functions.isFrozen(investor).call() for t in tokens)
+        )
+        return any(bool(f) for f in frozen)
 
     async def _decide_registration(self, op: Operation, now: int) -> Outcome:
         registry = self.config.registry.chain_id
@@ -416,10 +412,9 @@ class Relay:
             single = purpose(op) != "mint" or op.attempts > 0
             groups[op.id if single else "mint"].append((op, attestation))
         batch_size = self.config.relayer.batch_size if self.config.relayer else 1
-        for key, deliveries in groups.items():
+        for deliveries in groups.values():
             for start in range(0, len(deliveries), batch_size):
                 await self._send(submitter, deliveries[start : start + batch_size], purpose(deliveries[0][0]))
-            del key
 
     async def _send(
         self, submitter: ChainSubmitter, deliveries: list[tuple[Operation, Attestation]], kind: str

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from adapters import reasons
 from adapters.decider import Decider
-from adapters.jurisdictions.common import currency_mismatch, value_in
+from adapters.jurisdictions import common
+from adapters.jurisdictions.common import currency_mismatch
 from adapters.types import Conditions, Decision, HolderKind, Request
 
 JURISDICTION = "CH"
@@ -41,13 +42,8 @@ def professional(request: Request, rules: Decider) -> bool:
 
 
 def retail_exemptions(request: Request, rules: Decider) -> list[str]:
-    """The citations of the Art. 36(1) exemptions that clearly cover a retail client."""
-    exemptions: list[str] = []
-    if rules.meets("exempt_fewer_investors", request.context.holders_in_jurisdiction + 1):
-        exemptions.append(rules.rule("exempt_fewer_investors").citation)
-    if rules.meets("exempt_minimum_investment", value_in(request, rules.pack.currency)):
-        exemptions.append(rules.rule("exempt_minimum_investment").citation)
-    return exemptions
+    """The citations of the Art. 36(1) exemptions that clearly cover a retail investor."""
+    return common.retail_exemptions(request, rules, "exempt_fewer_investors", "exempt_minimum_investment")
 
 
 def decide(request: Request, rules: Decider) -> Decision:

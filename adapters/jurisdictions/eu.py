@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from adapters import reasons
 from adapters.decider import Decider
-from adapters.jurisdictions.common import currency_mismatch, value_in
+from adapters.jurisdictions import common
+from adapters.jurisdictions.common import currency_mismatch
 from adapters.types import Conditions, Decision, HolderKind, Request
 
 JURISDICTION = "EU"
@@ -46,13 +47,10 @@ def elective_professional(request: Request, rules: Decider) -> bool:
 
 
 def retail_exemptions(request: Request, rules: Decider) -> list[str]:
-    """The citations of the prospectus exemptions that clearly cover a non-qualified investor."""
-    exemptions: list[str] = []
-    if rules.meets("small_offer_persons_per_member_state", request.context.holders_in_jurisdiction + 1):
-        exemptions.append(rules.rule("small_offer_persons_per_member_state").citation)
-    if rules.meets("minimum_consideration_per_investor", value_in(request, rules.pack.currency)):
-        exemptions.append(rules.rule("minimum_consideration_per_investor").citation)
-    return exemptions
+    """The citations of the prospectus exemptions that clearly cover a retail investor."""
+    return common.retail_exemptions(
+        request, rules, "small_offer_persons_per_member_state", "minimum_consideration_per_investor"
+    )
 
 
 def decide(request: Request, rules: Decider) -> Decision:
