@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,6 +37,8 @@ TOKEN = web.AppKey("token", str)
 PAUSE: web.AppKey[Pause] = web.AppKey("pause")
 MAX_BODY = 16 * 1024
 MAX_PAGE = 1000
+OPERATION_ID = re.compile("[a-z0-9-]{1,128}")  # 820001-17, link-820001-5-0, freeze-31337-820001-9-1
+ALPHA2 = re.compile("[A-Z]{2}")
 
 
 class BadInput(web.HTTPBadRequest):
@@ -68,13 +71,19 @@ def _hex32(raw: str, name: str) -> str:
     return value
 
 
+def _operation_id(raw: str) -> str:
+    if OPERATION_ID.fullmatch(raw) is None:
+        raise BadInput("id: 1 to 128 of a-z, 0-9 and -")
+    return raw
+
+
 def _uint(request: web.Request, name: str, default: int | None = None, maximum: int = 2**63 - 1) -> int:
     raw = request.query.get(name)
     if raw is None:
         if default is None:
             raise BadInput(f"{name}: required")
         return default
-    if not raw.isdigit() or int(raw) > maximum:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > len(str(maximum)) or int(raw) > maximum:
         raise BadInput(f"{name}: an integer from 0 to {maximum}")
     return int(raw)
 
@@ -126,7 +135,7 @@ async def attestation(request: web.Request) -> web.Response:
 async def transfer(request: web.Request) -> web.Response:
     store = request.app[STORE]
     try:
-        op = await store.get(request.match_info["id"])
+        op = await store.get(_operation_id(request.match_info["id"]))
     except UnknownOperation:
         return error(404, "unknown transfer")
     return web.json_response(
@@ -155,9 +164,7 @@ async def transfers(request: web.Request) -> web.Response:
 
 async def recognition(request: web.Request) -> web.Response:
     jurisdiction = request.query.get("jurisdiction")
-    if jurisdiction is not None and (
-        len(jurisdiction) != 2 or not jurisdiction.isalpha() or not jurisdiction.isupper()
-    ):
+    if jurisdiction is not None and ALPHA2.fullmatch(jurisdiction) is None:
         raise BadInput("jurisdiction: two upper-case letters")
     security = request.query.get("security")
     config = request.app[CONFIG]
@@ -237,7 +244,7 @@ async def operator_action(request: web.Request) -> web.Response:
     if action not in ("approve", "reject", "retry"):
         return error(404, "unknown action")
     try:
-        moved = await act(request.app[STORE], request.match_info["id"], action)
+        moved = await act(request.app[STORE], _operation_id(request.match_info["id"]), action)
     except UnknownOperation:
         return error(404, "unknown transfer")
     except OperatorRefused as exc:
@@ -246,9 +253,9 @@ async def operator_action(request: web.Request) -> web.Response:
 
 
 async def pause(request: web.Request) -> web.Response:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    try:  # JSON is UTF-8 (RFC 8259) whatever charset the request claims; nesting is bounded by MAX_BODY
+        body = json.loads(await request.read())
+    except (ValueError, RecursionError):
         raise BadInput("a JSON body is required") from None
     if (
         not isinstance(body, dict)

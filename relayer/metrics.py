@@ -13,6 +13,10 @@ DELIVERY_LATENCY = Histogram(
     "dari_delivery_seconds", "Finalized to confirmed, per operation", ["kind"], registry=REGISTRY,
     buckets=(0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600),
 )  # fmt: skip
+STAGE_SECONDS = Histogram(
+    "dari_stage_seconds", "Time one pass spends in a pipeline stage", ["stage"], registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)  # fmt: skip
 RPC_ERRORS = Counter("dari_rpc_errors_total", "RPC failures", ["chain"], registry=REGISTRY)
 ATTESTOR_SIGNATURES = Counter(
     "dari_attestor_signatures_total", "Signatures gathered", ["attestor", "outcome"], registry=REGISTRY

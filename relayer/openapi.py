@@ -5,7 +5,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from relayer.transfer_state import Kind, State
+
 HEX32 = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
+INT63 = 2**63 - 1  # the largest integer query parameter (a signed 64-bit database column)
+KINDS = [k.value for k in Kind]
+STATES = [s.value for s in State]
+# `Operation.to_json` (relayer/store.py): every field is always present; amounts are decimal strings
+OPERATION = {
+    "id": "string", "kind": "string", "state": "string", "sourceChainId": "integer",
+    "sourceNonce": ["integer", "null"], "destChainId": "integer", "securityId": ["string", "null"],
+    "token": ["string", "null"], "sender": ["string", "null"], "recipient": ["string", "null"],
+    "amount": ["string", "null"], "sourceTxHash": "string", "sourceBlock": "integer", "destTxHash": ["string", "null"],
+    "reason": ["string", "null"], "reasonCode": ["integer", "null"], "lockedUntil": ["integer", "null"],
+    "decision": ["object", "null"], "attempts": "integer", "nextAttemptAt": ["string", "null"],
+    "lastError": ["string", "null"], "createdAt": ["string", "null"], "updatedAt": ["string", "null"],
+    "payload": "object",
+}  # fmt: skip
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -47,7 +63,9 @@ def _get(
 
 
 def document() -> dict[str, Any]:
-    transfer_id = _path("id", {"type": "string", "maxLength": 128}, "<sourceChainId>-<nonce>, e.g. 820001-17")
+    transfer_id = _path(
+        "id", {"type": "string", "pattern": "^[a-z0-9-]{1,128}$"}, "<sourceChainId>-<nonce>, e.g. 820001-17"
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -72,13 +90,10 @@ def document() -> dict[str, Any]:
                 "Transfers and other operations, oldest first (paginated)",
                 _json(_ref("TransferPage")),
                 [
-                    _query("state", {"type": "string"}, description="Only this state"),
-                    _query(
-                        "kind",
-                        {"type": "string", "enum": ["bridge-out", "bridge-back", "holder-register", "holder-revoke"]},
-                    ),
+                    _query("state", {"type": "string", "enum": STATES}, description="Only this state"),
+                    _query("kind", {"type": "string", "enum": KINDS}),
                     _query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}),
-                    _query("offset", {"type": "integer", "minimum": 0, "default": 0}),
+                    _query("offset", {"type": "integer", "minimum": 0, "maximum": INT63, "default": 0}),
                 ],
             ),
             "/v1/transfers/{id}": _get(
@@ -93,7 +108,7 @@ def document() -> dict[str, Any]:
                         _path("action", {"type": "string", "enum": ["approve", "reject", "retry"]}),
                     ],
                     "responses": {
-                        "200": _json(_ref("Transfer")),
+                        "200": _json(_ref("Operation")),
                         "409": _json(_ref("Error"), "Not applicable in the transfer's state"),
                         **ERRORS,
                         **AUTH_ERRORS,
@@ -142,20 +157,30 @@ def document() -> dict[str, Any]:
                     }
                 ),
             ),
-            "/v1/log/sth": _get(
-                "A signed tree head of the transparency log", _json(_ref("SignedTreeHead")), errors=False
-            ),
+            "/v1/log/sth": {
+                "get": {
+                    "summary": "A signed tree head of the transparency log",
+                    "parameters": [],
+                    "responses": {
+                        "200": _json(_ref("SignedTreeHead")),
+                        "503": _json(_ref("Error"), "No transparency log key configured"),
+                    },
+                }
+            },
             "/v1/log/proof/inclusion": _get(
                 "Inclusion proof of an attestation digest",
                 _json(_ref("InclusionProof")),
-                [_query("digest", HEX32, True), _query("tree_size", {"type": "integer", "minimum": 1})],
+                [
+                    _query("digest", HEX32, True),
+                    _query("tree_size", {"type": "integer", "minimum": 1, "maximum": INT63}),
+                ],
             ),
             "/v1/log/proof/consistency": _get(
                 "Consistency proof between two tree sizes",
                 _json(_ref("ConsistencyProof")),
                 [
-                    _query("first", {"type": "integer", "minimum": 1}, True),
-                    _query("second", {"type": "integer", "minimum": 1}, True),
+                    _query("first", {"type": "integer", "minimum": 1, "maximum": INT63}, True),
+                    _query("second", {"type": "integer", "minimum": 1, "maximum": INT63}, True),
                 ],
             ),
         },
@@ -184,24 +209,30 @@ def document() -> dict[str, Any]:
                         "log": {"type": "object"},
                     },
                 },
-                "Transfer": {
+                "Operation": {
                     "type": "object",
-                    "required": ["id", "state", "attestations", "sourceTxHash"],
-                    "properties": {
-                        "id": {"type": "string"},
-                        "kind": {"type": "string"},
-                        "state": {"type": "string"},
-                        "attestations": {"type": "array", "items": HEX32},
-                        "sourceTxHash": {"type": "string"},
-                        "destTxHash": {"type": ["string", "null"]},
-                        "history": {"type": "array", "items": {"type": "object"}},
-                    },
+                    "required": list(OPERATION),
+                    "properties": {name: {"type": kind} for name, kind in OPERATION.items()}
+                    | {"kind": {"type": "string", "enum": KINDS}, "state": {"type": "string", "enum": STATES}},
+                },
+                "Transfer": {
+                    "allOf": [
+                        _ref("Operation"),
+                        {
+                            "type": "object",
+                            "required": ["attestations", "history"],
+                            "properties": {
+                                "attestations": {"type": "array", "items": HEX32},
+                                "history": {"type": "array", "items": {"type": "object"}},
+                            },
+                        },
+                    ]
                 },
                 "TransferPage": {
                     "type": "object",
                     "required": ["transfers", "limit", "offset", "next"],
                     "properties": {
-                        "transfers": {"type": "array", "items": _ref("Transfer")},
+                        "transfers": {"type": "array", "items": _ref("Operation")},
                         "limit": {"type": "integer"},
                         "offset": {"type": "integer"},
                         "next": {"type": ["integer", "null"]},

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
-from typing import Any, assert_never
+from typing import Any, TypeVar, assert_never
 
 import aiohttp
 import structlog
@@ -31,7 +31,7 @@ from attestations.attestation import Attestation
 from attestations.eip712 import Domain
 from attestations.log import TransparencyLog
 from relayer import metrics
-from relayer.attestor.client import AttestationRefused, NotYetAttested, gather
+from relayer.attestor.client import AttestationRefused, NotYetAttested, gather, gather_many
 from relayer.compliance import load_adapters, load_sanctions, to_security
 from relayer.config import ChainConfig, Config
 from relayer.decision import (
@@ -65,9 +65,9 @@ from relayer.lease import Lease
 from relayer.log_store import SqlLogStorage
 from relayer.retry import transient_retries
 from relayer.statements import statement_for
-from relayer.store import Operation, OperationStore, Source, StaleState, now_utc
+from relayer.store import Move, Operation, OperationStore, Source, StaleState, now_utc
 from relayer.submitter import ChainSubmitter, DeliveryRefused, purpose
-from relayer.transfer_state import Event, IllegalTransition, Kind, State, backoff_seconds
+from relayer.transfer_state import Event, IllegalTransition, Kind, State, backoff_seconds, next_state
 from relayer.watcher import Watcher
 
 log = structlog.get_logger("relay")
@@ -81,6 +81,28 @@ REVOKE_REASON_FROZEN = 3
 
 def _source(ref: LogRef) -> Source:
     return Source(ref.chain_id, ref.tx_hash, ref.block_number, ref.block_hash, ref.log_index)
+
+
+CONCURRENCY = 32  # chain reads in flight at once within a stage
+ATTEST_BATCH = 100  # statements per batch request to the attestors
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def _concurrently(fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R | Exception]:
+    """``fn`` over ``items`` with at most `CONCURRENCY` in flight; each result, or the transient error
+    (RPC, network, timeout, or the package's own) it raised."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(item: T) -> R | Exception:
+        async with limit:
+            try:
+                return await fn(item)
+            except (OSError, TimeoutError, DariError, aiohttp.ClientError) as exc:
+                return exc
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
 
 
 class Relay:
@@ -111,6 +133,8 @@ class Relay:
         self.heads: dict[int, int] = {}
         self.leader = False
         self._next_publication = 0.0
+        self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Relay:
         decoder = RevertDecoder.from_artifacts(self.artifacts)
@@ -123,6 +147,7 @@ class Relay:
             self.submitters[chain.chain_id] = ChainSubmitter(
                 self.config, chain, client, self.artifacts, self.signer, self.engine
             )
+        self._session = await self._stack.enter_async_context(aiohttp.ClientSession())
         await self.log.load()
         return self
 
@@ -172,14 +197,24 @@ class Relay:
         metrics.LEADER.set(1 if self.leader else 0)
         if not self.leader:
             return
+        spent: dict[str, float] = defaultdict(float)
+
+        async def timed(stage: str, work: Awaitable[None]) -> None:
+            started = time.perf_counter()
+            await work
+            spent[stage] += time.perf_counter() - started
+
         for chain_id in self.chains:
-            await self._guarded(self.ingest, chain_id)
-            await self._guarded(self.finalize, chain_id)
-        await self.decide()
-        await self.attest()
+            await timed("ingest", self._guarded(self.ingest, chain_id))
+            await timed("finalize", self._guarded(self.finalize, chain_id))
+        await timed("decide", self.decide())
+        await timed("attest", self.attest())
         for chain_id in self.chains:
-            await self._guarded(self.deliver, chain_id)
-            await self._guarded(self.confirm, chain_id)
+            await timed("deliver", self._guarded(self.deliver, chain_id))
+            await timed("confirm", self._guarded(self.confirm, chain_id))
+        for stage, seconds in spent.items():
+            metrics.STAGE_SECONDS.labels(stage).observe(seconds)
+        log.debug("pass", **{stage: round(seconds * 1000, 1) for stage, seconds in spent.items()})
         for (kind, state), count in (await self.store.counts()).items():
             metrics.OPERATIONS.labels(kind, state).set(count)
         await self._check_sla()
@@ -206,11 +241,11 @@ class Relay:
     async def ingest(self, chain_id: int) -> None:
         poll = await self.watchers[chain_id].poll()
         self.heads[chain_id] = poll.head
-        for event in poll.observed:
-            for op in await self._operations_for(event):
-                if await self.store.observe(op):
-                    metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
-                    log.info("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
+        ops = [op for event in poll.observed for op in await self._operations_for(event)]
+        for op, new in zip(ops, await self.store.observe_many(ops), strict=True):
+            if new:
+                metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
+                log.info("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
 
     async def _operations_for(self, event: ChainEvent) -> list[Operation]:
         source = _source(event.ref)
@@ -270,28 +305,41 @@ class Relay:
         head = self.heads.get(chain_id)
         if head is None:
             return
-        watcher = self.watchers[chain_id]
-        for op in await self.store.due([State.OBSERVED], source_chain_id=chain_id):
-            ref = LogRef(
-                chain_id, op.source.block_number, op.source.block_hash, op.source.tx_hash, op.source.log_index, ""
-            )
-            final = await watcher.is_final(ref, head)
-            if final is None:
-                continue
-            await self._move(op, Event.FINALIZED if final else Event.REORGED, detail=None if final else "reorged out")
+        ops = await self.store.due([State.OBSERVED], source_chain_id=chain_id)
+        refs = [
+            LogRef(chain_id, op.source.block_number, op.source.block_hash, op.source.tx_hash, op.source.log_index, "")
+            for op in ops
+        ]
+        verdicts = await self.watchers[chain_id].finality(refs, head) if refs else []
+        await self._move_many([
+            Move(op, Event.FINALIZED) if final else Move(op, Event.REORGED, "reorged out")
+            for op, final in zip(ops, verdicts, strict=True)
+            if final is not None
+        ])  # fmt: skip
 
     # --- decisions ------------------------------------------------------------------------------
 
     async def decide(self) -> None:
-        for op in await self.store.due([State.FINALIZED]):
-            try:
-                outcome, fields = await self._decide(op)
-            except (OSError, TimeoutError, DariError) as exc:
-                await self._retry_later(op, repr(exc))
+        ops = await self.store.due([State.FINALIZED])
+        self._reads.clear()
+        moves, retries = [], []
+        for op, result in zip(ops, await _concurrently(self._decide, ops), strict=True):
+            if isinstance(result, BaseException):
+                retries.append((op, repr(result)))
                 continue
-            detail = outcome.reason or "approved"
-            await self._move(op, outcome.event, detail=detail, decision=outcome.decision, reason=outcome.reason,
-                             reason_code=outcome.reason_code, locked_until=outcome.locked_until, **fields)  # fmt: skip
+            outcome, fields = result
+            moves.append(Move(op, outcome.event, outcome.reason or "approved", {
+                "decision": outcome.decision, "reason": outcome.reason, "reason_code": outcome.reason_code,
+                "locked_until": outcome.locked_until, **fields,
+            }))  # fmt: skip
+        await self._move_many(moves)
+        await self._retry_many(retries)
+
+    async def _read(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+        """``read()``, shared by every decision of this pass that asks for the same ``key``."""
+        if key not in self._reads:
+            self._reads[key] = asyncio.ensure_future(read())
+        return await self._reads[key]
 
     async def _decide(self, op: Operation) -> tuple[Outcome, dict[str, Any]]:
         now = int(self.clock())
@@ -320,8 +368,15 @@ class Relay:
         if known and entry is not None:
             holders = self.contract("HolderRegistry", op.dest_chain_id)
             security = bytes.fromhex(entry.id[2:])
-            eligible = bool(await holders.functions.isEligible(op.recipient, security).call())
-            holder_id = "0x" + bytes((await holders.functions.holder(op.recipient).call())[0]).hex()
+            key = (op.dest_chain_id, str(op.recipient).lower())
+            eligible = bool(
+                await self._read(
+                    ("eligible", *key, security), holders.functions.isEligible(op.recipient, security).call
+                )
+            )
+            holder_id = (
+                "0x" + bytes((await self._read(("holder", *key), holders.functions.holder(op.recipient).call))[0]).hex()
+            )
         facts = TransferFacts(
             now=now, security=to_security(entry) if entry else None, destination_known=known,
             recipient_eligible=eligible, holder_id=holder_id, kyc=self.kyc.get(holder_id) if holder_id else None,
@@ -363,31 +418,45 @@ class Relay:
     # --- attestation ----------------------------------------------------------------------------
 
     async def attest(self) -> None:
-        for op in await self.store.due([State.APPROVED, State.REJECTED]):
-            if op.state == State.REJECTED and (op.kind != Kind.BRIDGE_OUT or op.reason_code is None):
-                continue  # a rejected registration or revocation is final; nothing to attest
-            statement, domain = statement_for(op, self.config)
-            try:
-                signatures = await gather(statement, domain, self.config.attestors, self.config.trust.threshold)
-            except NotYetAttested as exc:
-                await self._retry_later(op, str(exc))
-                continue
-            except AttestationRefused as exc:
-                if op.state == State.APPROVED:
-                    await self._move(
-                        op, Event.ESCALATED, detail=f"attestors refused: {exc}", reason="attestors-refused"
-                    )
-                else:
-                    await self._retry_later(op, f"attestors refused the refund: {exc}")
-                continue
-            attestation = Attestation(statement, domain, tuple(signatures))
-            index = await self.log.append(attestation.digest)
-            attestation = attestation.with_log_index(index)
-            await self.store.save_attestation(attestation, op.id)
-            digest = "0x" + attestation.digest.hex()
-            await self._move(
-                op, Event.ATTESTED, detail=digest, attestation=digest, attempts=0, next_attempt_at=now_utc()
+        ops = [
+            op for op in await self.store.due([State.APPROVED, State.REJECTED])
+            if op.state == State.APPROVED or (op.kind == Kind.BRIDGE_OUT and op.reason_code is not None)
+        ]  # a rejected registration or revocation is final: nothing to attest  # fmt: skip
+        statements = [statement_for(op, self.config) for op in ops]
+        answers = [
+            answer
+            for start in range(0, len(statements), ATTEST_BATCH)
+            for answer in await gather_many(
+                statements[start : start + ATTEST_BATCH], self.config.attestors, self.config.trust.threshold,
+                session=self._require_session(),
             )
+        ]  # fmt: skip
+        signed: list[tuple[Operation, Attestation]] = []
+        moves, retries = [], []
+        for op, (statement, domain), answer in zip(ops, statements, answers, strict=True):
+            if isinstance(answer, AttestationRefused) and op.state == State.APPROVED:
+                moves.append(Move(op, Event.ESCALATED, f"attestors refused: {answer}", {"reason": "attestors-refused"}))
+            elif isinstance(answer, AttestationRefused):
+                retries.append((op, f"attestors refused the refund: {answer}"))
+            elif isinstance(answer, BaseException):
+                retries.append((op, str(answer)))
+            else:
+                signed.append((op, Attestation(statement, domain, tuple(answer))))
+        indices = await self.log.append_many([a.digest for _, a in signed])
+        signed = [(op, a.with_log_index(i)) for (op, a), i in zip(signed, indices, strict=True)]
+        await self.store.save_attestations([(a, op.id) for op, a in signed])
+        for op, attestation in signed:
+            digest = "0x" + attestation.digest.hex()
+            moves.append(
+                Move(op, Event.ATTESTED, digest, {"attestation": digest, "attempts": 0, "next_attempt_at": now_utc()})
+            )
+        await self._move_many(moves)
+        await self._retry_many(retries)
+
+    def _require_session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise DariError("the relay is used outside its `async with`")
+        return self._session
 
     # --- delivery --------------------------------------------------------------------------------
 
@@ -400,17 +469,31 @@ class Relay:
     async def deliver(self, chain_id: int) -> None:
         submitter = self.submitters[chain_id]
         in_flight = await submitter.in_flight()
+        due = [
+            op for op in await self.store.due([State.ATTESTED, State.REFUND_ATTESTED], dest_chain_id=None)
+            if op.id not in in_flight
+            and (self.config.registry.chain_id if op.state == State.REFUND_ATTESTED else op.dest_chain_id) == chain_id
+        ]  # fmt: skip
+        documents = await self.store.attestations(op.attestation or "" for op in due)
+        pending: list[tuple[Operation, Attestation]] = []
+        for op in due:
+            document = documents.get((op.attestation or "").lower())
+            if document is None:
+                log.error("attestation missing from the store", id=op.id, attestation=op.attestation)
+                continue
+            pending.append((op, Attestation.parse(document)))
+        done = await _concurrently(lambda pair: submitter.delivered(*pair), pending)
         groups: dict[str, list[tuple[Operation, Attestation]]] = defaultdict(list)
-        for op in await self.store.due([State.ATTESTED, State.REFUND_ATTESTED], dest_chain_id=None):
-            target = self.config.registry.chain_id if op.state == State.REFUND_ATTESTED else op.dest_chain_id
-            if target != chain_id or op.id in in_flight:
-                continue
-            attestation = await self._attestation_of(op)
-            if await submitter.delivered(op, attestation):
-                await self._move(op, Event.CONFIRMED, detail="already delivered on chain")
-                continue
-            single = purpose(op) != "mint" or op.attempts > 0
-            groups[op.id if single else "mint"].append((op, attestation))
+        already = []
+        for (op, attestation), delivered in zip(pending, done, strict=True):
+            if isinstance(delivered, BaseException):
+                log.warning("delivery check failed", id=op.id, error=repr(delivered))
+            elif delivered:
+                already.append(Move(op, Event.CONFIRMED, "already delivered on chain"))
+            else:
+                single = purpose(op) != "mint" or op.attempts > 0
+                groups[op.id if single else "mint"].append((op, attestation))
+        await self._move_many(already)
         batch_size = self.config.relayer.batch_size if self.config.relayer else 1
         for deliveries in groups.values():
             for start in range(0, len(deliveries), batch_size):
@@ -428,32 +511,50 @@ class Relay:
             return
         metrics.SUBMISSIONS.labels(str(submitter.chain.chain_id), kind).inc()
         log.info("submitted", chain=submitter.chain.chain_id, purpose=kind, tx=tx_hash, operations=len(ids))
-        for op, _ in deliveries:
-            await self._move(op, Event.SUBMITTED, detail=tx_hash, dest_tx_hash=tx_hash)
+        await self._move_many([Move(op, Event.SUBMITTED, tx_hash, {"dest_tx_hash": tx_hash}) for op, _ in deliveries])
 
     async def confirm(self, chain_id: int) -> None:
+        """Confirms a delivery once final: its transaction's block canonical and the chain's confirmations
+        deep. A transaction that failed, was dropped or was reorged out sends its operations back to
+        delivery, unless the chain shows them delivered anyway."""
         submitter = self.submitters[chain_id]
         relayer = self.config.relayer
         await submitter.settle_pending(relayer.stuck_after if relayer else 30.0)
+        registry = self.config.registry.chain_id
+        ops = [
+            op for op in await self.store.due([State.SUBMITTED, State.REFUND_SUBMITTED])
+            if (registry if op.state == State.REFUND_SUBMITTED else op.dest_chain_id) == chain_id
+        ]  # fmt: skip
+        if not ops:
+            return
         in_flight = await submitter.in_flight()
-        for op in await self.store.due([State.SUBMITTED, State.REFUND_SUBMITTED]):
-            target = self.config.registry.chain_id if op.state == State.REFUND_SUBMITTED else op.dest_chain_id
-            if target != chain_id:
-                continue
-            receipt = await submitter.receipt(op.dest_tx_hash or "0x" + "00" * 32)
+        head = await submitter.head()
+        receipts = {h: await submitter.receipt(h) for h in {op.dest_tx_hash or "0x" + "00" * 32 for op in ops}}
+        final = {h: await submitter.settled(r, head) for h, r in receipts.items() if r.mined and r.success}
+        for op in ops:
+            receipt = receipts[op.dest_tx_hash or "0x" + "00" * 32]
             if receipt.mined and receipt.success:
-                await self._confirmed(op)
-                continue
+                if final[receipt.tx_hash]:
+                    await self._confirmed(op)
+                continue  # not final yet, or its block changed while read: look again next pass
             if not receipt.mined and op.id in in_flight:
                 continue  # still pending (or replaced by a pending transaction)
-            if await submitter.delivered(op, await self._attestation_of(op)):
-                await self._confirmed(op)
-            else:
-                attempts = op.attempts + 1
-                await self._move(
-                    op, Event.SUBMISSION_FAILED, detail="transaction failed or dropped",
-                    attempts=attempts, next_attempt_at=self._later(op, attempts),
-                )  # fmt: skip
+            await self._undelivered(submitter, op, head)
+
+    async def _undelivered(self, submitter: ChainSubmitter, op: Operation, head: int) -> None:
+        """``op``'s own transaction did not deliver it: confirmed if the chain's final state shows it
+        delivered, awaited if only the latest state does, else sent back to delivery."""
+        attestation = await self._attestation_of(op)
+        if await submitter.delivered(op, attestation, submitter.final_block(head)):
+            await self._confirmed(op)
+        elif submitter.chain.confirmations and await submitter.delivered(op, attestation):
+            return  # delivered by another transaction (a replacement), not final yet
+        else:
+            attempts = op.attempts + 1
+            await self._move(
+                op, Event.SUBMISSION_FAILED, detail="transaction failed, dropped or reorged out",
+                attempts=attempts, next_attempt_at=self._later(op, attempts),
+            )  # fmt: skip
 
     async def _confirmed(self, op: Operation) -> None:
         moved = await self._move(op, Event.CONFIRMED, detail=op.dest_tx_hash)
@@ -523,11 +624,12 @@ class Relay:
     def _later(self, op: Operation, attempts: int) -> Any:
         return now_utc() + timedelta(seconds=backoff_seconds(attempts, op.id))
 
-    async def _retry_later(self, op: Operation, error: str) -> None:
-        attempts = op.attempts + 1
-        await self.store.update(
-            op.id, attempts=attempts, next_attempt_at=self._later(op, attempts), last_error=error[:500]
-        )
+    async def _retry_many(self, retries: list[tuple[Operation, str]]) -> None:
+        await self.store.update_many([
+            (op.id, {"attempts": op.attempts + 1, "next_attempt_at": self._later(op, op.attempts + 1),
+                     "last_error": error[:500]})
+            for op, error in retries
+        ])  # fmt: skip
 
     async def _delivery_failed(self, op: Operation, error: str, *, stall: bool) -> None:
         relayer = self.config.relayer
@@ -539,11 +641,28 @@ class Relay:
             op.id, attempts=attempts, next_attempt_at=self._later(op, attempts), last_error=error[:500]
         )
 
+    async def _move_many(self, moves: list[Move]) -> list[Move]:
+        """Applies ``moves`` in one database transaction; returns those that applied (the others' rows moved
+        on, or the state machine has no such edge: both logged)."""
+        legal = []
+        for move in moves:
+            try:
+                next_state(move.op.kind, move.op.state, move.event)
+                legal.append(move)
+            except IllegalTransition as exc:
+                log.info("transition skipped", id=move.op.id, on=move.event.value, error=str(exc))
+        applied = [m for m, ok in zip(legal, await self.store.transition_many(legal), strict=True) if ok]
+        for move in applied:
+            metrics.TRANSITIONS.labels(move.op.kind.value, move.event.value).inc()
+            log.info("transition", id=move.op.id, kind=move.op.kind.value, frm=move.op.state.value,
+                     on=move.event.value, detail=move.detail)  # fmt: skip
+        return applied
+
     async def _move(self, op: Operation, event: Event, *, detail: str | None = None, **fields: Any) -> Operation | None:
         try:
             moved = await self.store.transition(op.id, event, expect=op.state, detail=detail, **fields)
         except (StaleState, IllegalTransition) as exc:
-            log.info("transition skipped", id=op.id, event=event.value, error=str(exc))
+            log.info("transition skipped", id=op.id, on=event.value, error=str(exc))
             return None
         metrics.TRANSITIONS.labels(op.kind.value, event.value).inc()
         log.info("transition", id=op.id, kind=op.kind.value, frm=op.state.value, to=moved.state.value, detail=detail)

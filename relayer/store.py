@@ -5,7 +5,7 @@ the state it was read in, so two processes can never both move one operation."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -161,6 +161,16 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     return encoded
 
 
+@dataclass(frozen=True)
+class Move:
+    """One state change for `OperationStore.transition_many`: ``event`` applied to ``op`` as it was read."""
+
+    op: Operation
+    event: Event
+    detail: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
 class OperationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -169,43 +179,67 @@ class OperationStore:
         """Records a newly seen operation in state OBSERVED; returns False when it was already known.
         A DROPPED operation seen again (re-included after a reorg) is re-observed at its new position;
         an OBSERVED one seen at another position moves there."""
+        return (await self.observe_many([op]))[0]
+
+    async def observe_many(self, ops: Sequence[Operation]) -> list[bool]:
+        """`observe` for many operations in one database transaction; per operation, whether it was new
+        (or re-observed)."""
+        if not ops:
+            return []
         at = now_utc()
         async with self._engine.begin() as conn:
-            query = select(operations).where(operations.c.id == op.id)
-            current = (await conn.execute(query)).mappings().one_or_none()
-            position = {
-                "source_tx_hash": op.source.tx_hash, "source_block_number": op.source.block_number,
-                "source_block_hash": op.source.block_hash, "source_log_index": op.source.log_index,
-            }  # fmt: skip
-            content = {
-                "source_nonce": op.source_nonce, "dest_chain_id": op.dest_chain_id, "security_id": op.security_id,
-                "token": op.token, "sender": op.sender, "recipient": op.recipient,
-                "amount": None if op.amount is None else str(op.amount),
-                "payload": json.dumps(op.payload, sort_keys=True),
-            }  # fmt: skip
-            if current is None:
-                await conn.execute(
-                    insert(operations).values(
-                        id=op.id, kind=op.kind.value, state=State.OBSERVED.value, source_chain_id=op.source.chain_id,
-                        attempts=0, next_attempt_at=at, created_at=at, updated_at=at, **position, **content,
+            query = select(operations).where(operations.c.id.in_({op.id for op in ops}))
+            current = {row["id"]: row for row in (await conn.execute(query)).mappings()}
+            fresh: list[dict[str, Any]] = []
+            history: list[dict[str, Any]] = []
+            results = []
+            for op in ops:
+                row = current.get(op.id)
+                position = {
+                    "source_tx_hash": op.source.tx_hash, "source_block_number": op.source.block_number,
+                    "source_block_hash": op.source.block_hash, "source_log_index": op.source.log_index,
+                }  # fmt: skip
+                content = {
+                    "source_nonce": op.source_nonce, "dest_chain_id": op.dest_chain_id,
+                    "security_id": op.security_id, "token": op.token, "sender": op.sender, "recipient": op.recipient,
+                    "amount": None if op.amount is None else str(op.amount),
+                    "payload": json.dumps(op.payload, sort_keys=True),
+                }  # fmt: skip
+                if row is None:
+                    if any(f["id"] == op.id for f in fresh):
+                        results.append(False)  # the same event twice in one batch
+                        continue
+                    fresh.append({
+                        "id": op.id, "kind": op.kind.value, "state": State.OBSERVED.value,
+                        "source_chain_id": op.source.chain_id, "attempts": 0, "next_attempt_at": at,
+                        "created_at": at, "updated_at": at, "decision": None, "reason": None, "reason_code": None,
+                        "locked_until": None, "attestation": None, "dest_tx_hash": None, "last_error": None,
+                        "finalized_at": None, "completed_at": None, **position, **content,
+                    })  # fmt: skip
+                    history.append(_history_row(op.id, None, State.OBSERVED, Event.REOBSERVED, "observed", at))
+                    results.append(True)
+                    continue
+                results.append(False)
+                if row["source_block_hash"] == op.source.block_hash:
+                    continue
+                state = State(row["state"])
+                if state == State.DROPPED:
+                    nxt = next_state(Kind(row["kind"]), state, Event.REOBSERVED)
+                    values = {"state": nxt.value, "updated_at": at, "next_attempt_at": at, **position, **content}
+                    await conn.execute(update(operations).where(operations.c.id == op.id).values(**values))
+                    history.append(
+                        _history_row(op.id, state, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
                     )
-                )  # fmt: skip
-                await self._history(conn, op.id, None, State.OBSERVED, Event.REOBSERVED, "observed", at)
-                return True
-            if current["source_block_hash"] == op.source.block_hash:
-                return False
-            state = State(current["state"])
-            if state == State.DROPPED:
-                nxt = next_state(Kind(current["kind"]), state, Event.REOBSERVED)
-                values = {"state": nxt.value, "updated_at": at, "next_attempt_at": at, **position, **content}
-                await conn.execute(update(operations).where(operations.c.id == op.id).values(**values))
-                await self._history(conn, op.id, state, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
-                return True
-            if state == State.OBSERVED:
-                await conn.execute(
-                    update(operations).where(operations.c.id == op.id).values(updated_at=at, **position, **content)
-                )
-            return False
+                    results[-1] = True
+                elif state == State.OBSERVED:
+                    await conn.execute(
+                        update(operations).where(operations.c.id == op.id).values(updated_at=at, **position, **content)
+                    )
+            if fresh:
+                await conn.execute(insert(operations), fresh)
+            if history:
+                await conn.execute(insert(operation_history), history)
+        return results
 
     async def get(self, operation_id: str) -> Operation:
         async with self._engine.connect() as conn:
@@ -223,23 +257,46 @@ class OperationStore:
         current = await self.get(operation_id)
         if expect is not None and current.state != expect:
             raise StaleState(f"{operation_id} is {current.state}, expected {expect}")
-        nxt = next_state(current.kind, current.state, event)
-        at = now_utc()
-        values = {"state": nxt.value, "updated_at": at, **_encode(fields)}
-        if nxt == State.FINALIZED and current.state == State.OBSERVED:
-            values["finalized_at"] = at
-        if nxt in (State.CONFIRMED, State.REFUNDED, State.DROPPED):
-            values["completed_at"] = at
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(operations)
-                .where(operations.c.id == operation_id, operations.c.state == current.state.value)
-                .values(**values)
-            )
-            if result.rowcount != 1:
-                raise StaleState(f"{operation_id} moved on from {current.state}")
-            await self._history(conn, operation_id, current.state, nxt, event, detail, at)
+        [applied] = await self.transition_many([Move(current, event, detail, fields)])
+        if not applied:
+            raise StaleState(f"{operation_id} moved on from {current.state}")
         return await self.get(operation_id)
+
+    async def transition_many(self, moves: Sequence[Move]) -> list[bool]:
+        """Applies each move to the operation in the state it was read in, all in one database transaction;
+        per move, whether it applied (False: the row had moved on, as `StaleState` in `transition`).
+        `IllegalTransition` before anything is written if a move is not in the state machine."""
+        at = now_utc()
+        planned = [(move, next_state(move.op.kind, move.op.state, move.event)) for move in moves]
+        applied: list[bool] = []
+        history: list[dict[str, Any]] = []
+        async with self._engine.begin() as conn:
+            for move, nxt in planned:
+                values = {"state": nxt.value, "updated_at": at, **_encode(move.fields)}
+                if nxt == State.FINALIZED and move.op.state == State.OBSERVED:
+                    values["finalized_at"] = at
+                if nxt in (State.CONFIRMED, State.REFUNDED, State.DROPPED):
+                    values["completed_at"] = at
+                result = await conn.execute(
+                    update(operations)
+                    .where(operations.c.id == move.op.id, operations.c.state == move.op.state.value)
+                    .values(**values)
+                )
+                applied.append(result.rowcount == 1)
+                if result.rowcount == 1:
+                    history.append(_history_row(move.op.id, move.op.state, nxt, move.event, move.detail, at))
+            if history:
+                await conn.execute(insert(operation_history), history)
+        return applied
+
+    async def update_many(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """`update` for many operations in one database transaction."""
+        at = now_utc()
+        async with self._engine.begin() as conn:
+            for operation_id, fields in updates:
+                await conn.execute(
+                    update(operations).where(operations.c.id == operation_id).values(updated_at=at, **_encode(fields))
+                )
 
     async def update(self, operation_id: str, **fields: Any) -> None:
         """Updates bookkeeping fields (attempts, schedule, errors) without a state change."""
@@ -325,23 +382,36 @@ class OperationStore:
         ]
 
     async def save_attestation(self, attestation: Attestation, operation_id: str | None) -> None:
-        digest = "0x" + attestation.digest.hex()
+        await self.save_attestations([(attestation, operation_id)])
+
+    async def save_attestations(self, pairs: Sequence[tuple[Attestation, str | None]]) -> None:
+        """Stores each attestation (with the operation it delivers) unless already stored; one transaction."""
+        rows = {
+            "0x" + a.digest.hex(): {"kind": a.kind, "operation_id": op_id, "document": json.dumps(a.to_json())}
+            for a, op_id in pairs
+        }
+        if not rows:
+            return
         async with self._engine.begin() as conn:
-            exists = (await conn.execute(select(attestations.c.digest).where(attestations.c.digest == digest))).first()
-            if exists is None:
-                await conn.execute(
-                    insert(attestations).values(
-                        digest=digest, kind=attestation.kind, operation_id=operation_id,
-                        document=json.dumps(attestation.to_json()), created_at=now_utc(),
-                    )
-                )  # fmt: skip
+            known = set(
+                (await conn.execute(select(attestations.c.digest).where(attestations.c.digest.in_(rows)))).scalars()
+            )
+            at = now_utc()
+            fresh = [{"digest": d, "created_at": at, **row} for d, row in rows.items() if d not in known]
+            if fresh:
+                await conn.execute(insert(attestations), fresh)
 
     async def attestation(self, digest: str) -> dict[str, Any] | None:
+        return (await self.attestations([digest])).get(digest.lower())
+
+    async def attestations(self, digests: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored attestation documents of ``digests`` (lower-case hex), by digest; absent ones omitted."""
+        wanted = sorted({d.lower() for d in digests})
+        if not wanted:
+            return {}
+        query = select(attestations.c.digest, attestations.c.document).where(attestations.c.digest.in_(wanted))
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(select(attestations.c.document).where(attestations.c.digest == digest.lower()))
-            ).first()
-        return None if row is None else dict(json.loads(row[0]))
+            return {d: dict(json.loads(doc)) for d, doc in (await conn.execute(query)).all()}
 
     async def documents(self, kind: str) -> list[dict[str, Any]]:
         """Every stored attestation of ``kind``, oldest first."""
@@ -358,13 +428,11 @@ class OperationStore:
         async with self._engine.connect() as conn:
             return [r[0] for r in (await conn.execute(query)).all()]
 
-    @staticmethod
-    async def _history(
-        conn: Any, operation_id: str, before: State | None, after: State, event: Event, detail: str | None, at: datetime
-    ) -> None:
-        await conn.execute(
-            insert(operation_history).values(
-                operation_id=operation_id, at=at, from_state=before.value if before else None, to_state=after.value,
-                event=event.value, detail=detail,
-            )
-        )  # fmt: skip
+
+def _history_row(
+    operation_id: str, before: State | None, after: State, event: Event, detail: str | None, at: datetime
+) -> dict[str, Any]:
+    return {
+        "operation_id": operation_id, "at": at, "from_state": before.value if before else None,
+        "to_state": after.value, "event": event.value, "detail": detail,
+    }  # fmt: skip

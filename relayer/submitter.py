@@ -4,6 +4,13 @@ Exactly once rests on three things: the contracts refuse a second mint, release 
 source event; before sending, the submitter asks the chain which operations are already done (a
 crash may have left a transaction mined but unrecorded); and every transaction is recorded in
 ``submissions`` before it is broadcast, so after a restart a pending one is awaited, not duplicated.
+
+A delivery counts only once final: its block canonical and ``confirmations`` deep. A submission's
+status goes ``pending`` → ``mined`` → ``final`` (at once with zero confirmations), or ``failed``
+(reverted) or ``replaced`` (its nonce went to another transaction, or the node dropped it). A reorg
+may take a ``mined`` transaction away: the submission is ``pending`` again while the node still holds
+the transaction, else ``reorged``, and its operations are delivered again (replay protection on
+chain keeps that exactly once).
 """
 
 from __future__ import annotations
@@ -11,14 +18,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
-from web3.types import Nonce
+from web3.types import BlockIdentifier, Nonce
 
 from attestations.attestation import Attestation
 from attestations.keys import recover_address
@@ -26,6 +33,7 @@ from relayer.config import ChainConfig, Config
 from relayer.errors import DariError
 from relayer.evm.artifacts import Artifacts
 from relayer.evm.client import ChainClient, ContractReverted, RevertDecoder
+from relayer.finality import is_final
 from relayer.schema import submissions
 from relayer.store import Operation, as_utc, now_utc
 from relayer.transfer_state import Kind, State
@@ -44,15 +52,31 @@ class DeliveryRefused(DariError):
 
 @dataclass(frozen=True)
 class Receipt:
+    """A transaction's receipt as the node has it now (``block_*`` only when mined)."""
+
     tx_hash: str
     mined: bool
     success: bool
+    block_number: int | None = None
+    block_hash: str | None = None
+
+
+def final_block(head: int, confirmations: int) -> int | Literal["latest"]:
+    """The newest block whose state is final at ``head``: ``"latest"`` with zero confirmations."""
+    return "latest" if confirmations == 0 else max(head - confirmations, 0)
 
 
 def purpose(op: Operation) -> str:
     if op.kind == Kind.BRIDGE_OUT:
         return "refund" if op.state in (State.REFUND_ATTESTED, State.REFUND_SUBMITTED) else "mint"
     return {Kind.BRIDGE_BACK: "release", Kind.HOLDER_REGISTER: "register", Kind.HOLDER_REVOKE: "revoke"}[op.kind]
+
+
+def ordered_signatures(attestation: Attestation) -> list[bytes]:
+    """secp256k1 signatures in strictly increasing signer order, as the contracts require."""
+    digest = attestation.digest
+    signed = [(int(recover_address(digest, s.secp256k1), 16), s.secp256k1) for s in attestation.signatures]
+    return [sig for _, sig in sorted(signed)]
 
 
 class ChainSubmitter:
@@ -73,28 +97,42 @@ class ChainSubmitter:
 
     # --- what is already done on chain -------------------------------------------------------
 
-    async def delivered(self, op: Operation, attestation: Attestation) -> bool:
-        """Whether the chain already shows ``op`` delivered (by us before a crash, or by anyone)."""
+    async def delivered(self, op: Operation, attestation: Attestation, block: BlockIdentifier = "latest") -> bool:
+        """Whether the chain's state at ``block`` shows ``op`` delivered (by us before a crash, or by anyone)."""
         kind = purpose(op)
         if kind == "mint" and self.gateway is not None:
-            return bool(await self.gateway.functions.isProcessed(op.source.chain_id, op.source_nonce).call())
+            fn = self.gateway.functions.isProcessed(op.source.chain_id, op.source_nonce)
+            return bool(await fn.call(block_identifier=block))
         if kind == "release" and self.escrow is not None:
-            return bool(await self.escrow.functions.isReleased(op.source.chain_id, op.source_nonce).call())
+            fn = self.escrow.functions.isReleased(op.source.chain_id, op.source_nonce)
+            return bool(await fn.call(block_identifier=block))
         if kind == "refund" and self.escrow is not None:
-            request = await self.escrow.functions.request(op.source_nonce).call()
+            request = await self.escrow.functions.request(op.source_nonce).call(block_identifier=block)
             return int(request[1]) == 2  # RequestStatus.Refunded
         if kind in ("register", "revoke") and self.holders is not None:
-            entry = await self.holders.functions.holder(op.recipient).call()
+            entry = await self.holders.functions.holder(op.recipient).call(block_identifier=block)
             return bytes(entry[7]) == attestation.digest
         return False
 
-    # --- building and sending -------------------------------------------------------------------
+    async def head(self) -> int:
+        return int(await self.client.w3.eth.block_number)
 
-    def _signatures(self, attestation: Attestation) -> list[bytes]:
-        """secp256k1 signatures in strictly increasing signer order, as the contracts require."""
-        digest = attestation.digest
-        signed = [(int(recover_address(digest, s.secp256k1), 16), s.secp256k1) for s in attestation.signatures]
-        return [sig for _, sig in sorted(signed)]
+    def final_block(self, head: int) -> int | Literal["latest"]:
+        return final_block(head, self.chain.confirmations)
+
+    async def settled(self, receipt: Receipt, head: int) -> bool | None:
+        """Whether a mined ``receipt`` counts at ``head``: True when its block is canonical and
+        ``confirmations`` deep (at once with zero confirmations), None while shallower, False when its
+        block is no longer canonical."""
+        if self.chain.confirmations == 0:
+            return True
+        if receipt.block_number is None or receipt.block_hash is None:
+            return False
+        block = await self.client.rpc("eth_getBlockByNumber", [hex(receipt.block_number), False])
+        canonical = str(block["hash"]).lower() if isinstance(block, dict) else None
+        return is_final(receipt.block_number, receipt.block_hash, canonical, head, self.chain.confirmations)
+
+    # --- building and sending -------------------------------------------------------------------
 
     def call_for(self, deliveries: Sequence[tuple[Operation, Attestation]]) -> Any:
         """The contract call delivering ``deliveries`` (several only for mints: ``mintBatch``)."""
@@ -102,21 +140,23 @@ class ChainSubmitter:
         kind = purpose(op)
         if kind == "mint" and self.gateway is not None:
             if len(deliveries) == 1:
-                return self.gateway.functions.mint(attestation.statement.as_tuple(), self._signatures(attestation))
+                return self.gateway.functions.mint(attestation.statement.as_tuple(), ordered_signatures(attestation))
             return self.gateway.functions.mintBatch(
-                [a.statement.as_tuple() for _, a in deliveries], [self._signatures(a) for _, a in deliveries]
+                [a.statement.as_tuple() for _, a in deliveries], [ordered_signatures(a) for _, a in deliveries]
             )
         if kind == "release" and self.escrow is not None:
-            return self.escrow.functions.release(attestation.statement.as_tuple(), self._signatures(attestation))
+            return self.escrow.functions.release(attestation.statement.as_tuple(), ordered_signatures(attestation))
         if kind == "refund" and self.escrow is not None:
             reason = attestation.statement.as_tuple()[4]
-            return self.escrow.functions.refund(op.source_nonce, reason, self._signatures(attestation))
+            return self.escrow.functions.refund(op.source_nonce, reason, ordered_signatures(attestation))
         if kind == "register" and self.holders is not None:
             return self.holders.functions.registerHolder(
-                attestation.statement.as_tuple(), self._signatures(attestation)
+                attestation.statement.as_tuple(), ordered_signatures(attestation)
             )
         if kind == "revoke" and self.holders is not None:
-            return self.holders.functions.revokeHolder(attestation.statement.as_tuple(), self._signatures(attestation))
+            return self.holders.functions.revokeHolder(
+                attestation.statement.as_tuple(), ordered_signatures(attestation)
+            )
         raise DariError(f"chain {self.chain.chain_id} has no contract to {kind}")
 
     async def _gas_price(self, floor: int = 0) -> int:
@@ -155,19 +195,18 @@ class ChainSubmitter:
         return tx_hash
 
     async def receipt(self, tx_hash: str) -> Receipt:
-        """Whether ``tx_hash`` is mined and succeeded; marks its submission row accordingly."""
+        """Whether ``tx_hash`` is mined (in which block) and succeeded."""
         try:
             found = await self.client.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
         except TransactionNotFound:
             return Receipt(tx_hash, mined=False, success=False)
-        success = found["status"] == 1
-        await self._mark(tx_hash, "mined" if success else "failed")
-        return Receipt(tx_hash, mined=True, success=success)
+        block_hash = HexBytes(found["blockHash"]).to_0x_hex().lower()
+        return Receipt(tx_hash, True, found["status"] == 1, int(found["blockNumber"]), block_hash)
 
-    async def pending(self) -> list[dict[str, Any]]:
-        """This chain's recorded, still pending submissions."""
+    async def pending(self, statuses: Sequence[str] = ("pending",)) -> list[dict[str, Any]]:
+        """This chain's recorded submissions in ``statuses`` (by default the still pending ones)."""
         query = select(submissions).where(
-            submissions.c.chain_id == self.chain.chain_id, submissions.c.status == "pending"
+            submissions.c.chain_id == self.chain.chain_id, submissions.c.status.in_(statuses)
         )
         async with self._engine.connect() as conn:
             return [dict(r) for r in (await conn.execute(query)).mappings()]
@@ -177,12 +216,23 @@ class ChainSubmitter:
         return {op_id for row in await self.pending() for op_id in json.loads(row["operation_ids"])}
 
     async def settle_pending(self, stuck_after: float) -> None:
-        """Resolves pending submissions: mined ones are marked; ones the node no longer knows while the
-        nonce was consumed are marked replaced; ones pending too long are re-priced (same nonce)."""
+        """Resolves recorded submissions: pending ones that mined are marked mined (final at once with
+        zero confirmations) or failed; ones the node no longer knows while the nonce was consumed are
+        marked replaced; ones pending too long are re-priced (same nonce). Mined ones are checked again
+        until final (`_recheck`)."""
+        rows = await self.pending(("pending", "mined"))
+        if not rows:
+            return
+        head = await self.head()
         confirmed_nonce = int(await self.client.w3.eth.get_transaction_count(self.signer.address, "latest"))
-        for row in await self.pending():
+        for row in rows:
             result = await self.receipt(row["tx_hash"])
+            if row["status"] == "mined":
+                await self._recheck(result, head)
+                continue
             if result.mined:
+                final = result.success and await self.settled(result, head)
+                await self._mark(row["tx_hash"], ("final" if final else "mined") if result.success else "failed")
                 continue
             if row["nonce"] < confirmed_nonce:
                 await self._mark(row["tx_hash"], "replaced")  # its nonce went to another transaction
@@ -190,6 +240,22 @@ class ChainSubmitter:
             created = as_utc(row["created_at"])
             if created is not None and (now_utc() - created).total_seconds() > stuck_after:
                 await self._replace(row)
+
+    async def _recheck(self, result: Receipt, head: int) -> None:
+        """A mined submission becomes final once deep enough; if a reorg took its transaction away, it
+        is pending again while the node still holds it, else reorged (its operations are not in flight)."""
+        if result.mined:
+            if not result.success:
+                await self._mark(result.tx_hash, "failed")  # re-included after a reorg, and reverted
+            elif await self.settled(result, head):
+                await self._mark(result.tx_hash, "final")
+            return
+        try:
+            await self.client.w3.eth.get_transaction(HexBytes(result.tx_hash))
+        except TransactionNotFound:
+            await self._mark(result.tx_hash, "reorged")
+            return
+        await self._mark(result.tx_hash, "pending")
 
     async def _replace(self, row: dict[str, Any]) -> None:
         """Re-sends a stuck transaction with the same nonce and a higher gas price."""

@@ -10,6 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from openapi_spec_validator import validate
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attestations.attestation import Attestation
 from attestations.log import TransparencyLog
@@ -37,9 +38,9 @@ def config() -> object:
     return parse_config(raw)
 
 
-@pytest.fixture
-async def client(database_url: str) -> AsyncIterator[Client]:
-    engine = db.create_engine(database_url)
+async def seeded_app(engine: AsyncEngine) -> web.Application:
+    """The API over ``engine`` (migrated here): five bridge-outs, 820001-1 held, 820001-2 with a logged
+    recognition record; the log key and the bearer token configured."""
     await db.upgrade(engine)
     store = OperationStore(engine)
     log = TransparencyLog(SqlLogStorage(engine))
@@ -52,8 +53,13 @@ async def client(database_url: str) -> AsyncIterator[Client]:
         attestation = Attestation.parse(document_)
         await log.append(attestation.digest)
         await store.save_attestation(attestation, "820001-2")
-    app = build_app(config(), store, log, log_signer(), token=TOKEN)  # type: ignore[arg-type]
-    async with TestClient(TestServer(app)) as test_client:
+    return build_app(config(), store, log, log_signer(), token=TOKEN)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def client(database_url: str) -> AsyncIterator[Client]:
+    engine = db.create_engine(database_url)
+    async with TestClient(TestServer(await seeded_app(engine))) as test_client:
         yield test_client
     await engine.dispose()
 

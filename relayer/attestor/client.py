@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from attestations.kinds import Statement
 from relayer.attestor import AttestationRefused, AttestorError, NotYetAttested
 from relayer.config import AttestorConfig
 
-__all__ = ["AttestationRefused", "NotYetAttested", "check_signature", "gather", "sign_request"]
+__all__ = ["AttestationRefused", "NotYetAttested", "check_signature", "gather", "gather_many", "sign_request"]
 
 DEFAULT_TIMEOUT = 10.0  # seconds one attestor may take to answer
 
@@ -79,20 +79,8 @@ def _reason(payload: Any, status: int) -> str:
     return f"HTTP {status}"
 
 
-async def ask(
-    session: aiohttp.ClientSession, attestor: AttestorConfig, body: dict[str, Any], digest: bytes, timeout: float
-) -> Answer:
-    """One attestor's answer; never raises for anything the attestor or the network does."""
-    url = attestor.url.rstrip("/") + "/v1/sign"
-    try:
-        async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
-            status = response.status
-            try:
-                payload = await response.json(content_type=None)
-            except ValueError:
-                payload = None
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return Answer(attestor.id, Outcome.PENDING, f"unreachable: {type(exc).__name__} {exc}".strip())
+def _answer(attestor: AttestorConfig, status: int, payload: Any, digest: bytes) -> Answer:
+    """Classifies one attestor's answer (HTTP status and JSON body) to a sign request for ``digest``."""
     if status == 200:
         try:
             return Answer(attestor.id, Outcome.SIGNED, signature=check_signature(attestor, digest, payload))
@@ -102,6 +90,87 @@ async def ask(
     if status in (400, 409):
         return Answer(attestor.id, Outcome.REFUSED, _reason(payload, status))
     return Answer(attestor.id, Outcome.PENDING, _reason(payload, status))
+
+
+async def _post(
+    session: aiohttp.ClientSession, url: str, body: dict[str, Any], timeout: float
+) -> tuple[int, Any] | str:
+    """The status and JSON answer of a POST, or why there is none."""
+    try:
+        async with session.post(url, json=body, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+            try:
+                return response.status, await response.json(content_type=None)
+            except ValueError:
+                return response.status, None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return f"unreachable: {type(exc).__name__} {exc}".strip()
+
+
+async def ask(
+    session: aiohttp.ClientSession, attestor: AttestorConfig, body: dict[str, Any], digest: bytes, timeout: float
+) -> Answer:
+    """One attestor's answer; never raises for anything the attestor or the network does."""
+    answered = await _post(session, attestor.url.rstrip("/") + "/v1/sign", body, timeout)
+    if isinstance(answered, str):
+        return Answer(attestor.id, Outcome.PENDING, answered)
+    return _answer(attestor, *answered, digest)
+
+
+async def ask_batch(
+    session: aiohttp.ClientSession, attestor: AttestorConfig, bodies: list[dict[str, Any]], digests: list[bytes],
+    timeout: float,
+) -> list[Answer]:  # fmt: skip
+    """One attestor's answers to a batch (``POST /v1/sign-batch``), one per body; never raises."""
+    answered = await _post(session, attestor.url.rstrip("/") + "/v1/sign-batch", {"requests": bodies}, timeout)
+    if isinstance(answered, str):
+        return [Answer(attestor.id, Outcome.PENDING, answered)] * len(bodies)
+    status, payload = answered
+    items = payload.get("answers") if status == 200 and isinstance(payload, dict) else None
+    if not isinstance(items, list) or len(items) != len(bodies) or not all(isinstance(i, dict) for i in items):
+        reason = _reason(payload, status) if status != 200 else "batch answer is not one answer per request"
+        return [Answer(attestor.id, Outcome.PENDING, reason)] * len(bodies)
+    return [
+        _answer(attestor, item.get("status") if isinstance(item.get("status"), int) else 0, item.get("body"), digest)
+        for item, digest in zip(items, digests, strict=True)
+    ]
+
+
+class _Tally:
+    """The answers to one statement so far, and whether they decide it."""
+
+    def __init__(self, distinct: list[AttestorConfig], threshold: int) -> None:
+        self.total, self.threshold = len(distinct), threshold
+        self.addresses = {a.id: int(a.address, 16) for a in distinct}
+        self.signed: dict[str, AttestorSignature] = {}
+        self.refused: dict[str, str] = {}
+        self.pending: dict[str, str] = {}
+
+    def add(self, answer: Answer) -> list[AttestorSignature] | AttestationRefused | None:
+        """Records ``answer``; the outcome once decided (threshold signatures, or too many refusals)."""
+        if answer.outcome is Outcome.SIGNED and answer.signature is not None:
+            self.signed[answer.attestor] = answer.signature
+        elif answer.outcome is Outcome.REFUSED:
+            self.refused[answer.attestor] = answer.reason
+        else:
+            self.pending[answer.attestor] = answer.reason
+        if len(self.signed) >= self.threshold:
+            return sorted(self.signed.values(), key=lambda s: self.addresses[s.attestor])[: self.threshold]
+        if self.total - len(self.refused) < self.threshold:
+            return AttestationRefused(self.refused)
+        return None
+
+    def undecided(self, statement: Statement, digest: bytes) -> NotYetAttested:
+        return NotYetAttested(
+            f"{statement.KIND} 0x{digest.hex()}: {len(self.signed)} of {self.threshold} signatures; "
+            + "; ".join(f"{k}: {v}" for k, v in sorted({**self.pending, **self.refused}.items()))
+        )
+
+
+def _distinct(attestors: list[AttestorConfig], threshold: int) -> list[AttestorConfig]:
+    distinct = list({a.id: a for a in attestors}.values())
+    if not 0 < threshold <= len(distinct):
+        raise AttestorError(f"threshold {threshold} with {len(distinct)} attestors can never be reached")
+    return distinct
 
 
 async def gather(
@@ -117,9 +186,7 @@ async def gather(
     """``threshold`` verified signatures of ``statement`` under ``domain``, by increasing signer address;
     `AttestationRefused` or `NotYetAttested` otherwise (see the module docstring). ``context`` goes into the
     request body as is (a ReconciliationReport's ``{"blocks": {...}}``)."""
-    distinct = list({a.id: a for a in attestors}.values())
-    if not 0 < threshold <= len(distinct):
-        raise AttestorError(f"threshold {threshold} with {len(distinct)} attestors can never be reached")
+    distinct = _distinct(attestors, threshold)
     digest = statement.digest(domain)
     body = sign_request(statement, domain)
     if context is not None:
@@ -127,30 +194,53 @@ async def gather(
     own = session is None
     client = aiohttp.ClientSession() if session is None else session
     tasks = [asyncio.create_task(ask(client, a, body, digest, timeout)) for a in distinct]
-    signed: dict[str, AttestorSignature] = {}
-    refused: dict[str, str] = {}
-    pending: dict[str, str] = {}
-    addresses = {a.id: int(a.address, 16) for a in distinct}
+    tally = _Tally(distinct, threshold)
     try:
         for next_answer in asyncio.as_completed(tasks):
-            answer = await next_answer
-            if answer.outcome is Outcome.SIGNED and answer.signature is not None:
-                signed[answer.attestor] = answer.signature
-            elif answer.outcome is Outcome.REFUSED:
-                refused[answer.attestor] = answer.reason
-            else:
-                pending[answer.attestor] = answer.reason
-            if len(signed) >= threshold:
-                return sorted(signed.values(), key=lambda s: addresses[s.attestor])
-            if len(distinct) - len(refused) < threshold:
-                raise AttestationRefused(refused)
+            outcome = tally.add(await next_answer)
+            if isinstance(outcome, AttestationRefused):
+                raise outcome
+            if outcome is not None:
+                return outcome
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if own:
             await client.close()
-    raise NotYetAttested(
-        f"{statement.KIND} 0x{digest.hex()}: {len(signed)} of {threshold} signatures; "
-        + "; ".join(f"{k}: {v}" for k, v in sorted({**pending, **refused}.items()))
-    )
+    raise tally.undecided(statement, digest)
+
+
+async def gather_many(
+    requests: Sequence[tuple[Statement, Domain]],
+    attestors: list[AttestorConfig],
+    threshold: int,
+    *,
+    session: aiohttp.ClientSession,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[list[AttestorSignature] | AttestationRefused | NotYetAttested]:
+    """`gather` for many statements, one batch request per attestor; per statement, its signatures or why
+    there are none. Returns once every statement is decided or every attestor answered."""
+    distinct = _distinct(attestors, threshold)
+    if not requests:
+        return []
+    digests = [statement.digest(domain) for statement, domain in requests]
+    bodies = [sign_request(statement, domain) for statement, domain in requests]
+    tallies = [_Tally(distinct, threshold) for _ in requests]
+    outcomes: list[list[AttestorSignature] | AttestationRefused | None] = [None] * len(requests)
+    tasks = [asyncio.create_task(ask_batch(session, a, bodies, digests, timeout)) for a in distinct]
+    try:
+        for next_batch in asyncio.as_completed(tasks):
+            for i, answer in enumerate(await next_batch):
+                if outcomes[i] is None:
+                    outcomes[i] = tallies[i].add(answer)
+            if all(o is not None for o in outcomes):
+                break
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    return [
+        tally.undecided(statement, digest) if outcome is None else outcome
+        for (statement, _), digest, tally, outcome in zip(requests, digests, tallies, outcomes, strict=True)
+    ]

@@ -10,6 +10,7 @@ Chain ids and nonces are stored as decimal text: both may exceed SQLite's signed
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,31 +71,43 @@ class Journal:
         """Records ``entry``; when ``excludes`` names a kind, raises `Refused` (``journal-conflict``) instead
         if a statement of that kind was already signed for the same source chain and nonce. Re-recording
         the same digest is a no-op (the relayer may ask again)."""
-        chain, nonce = str(entry.source_chain_id), None if entry.nonce is None else str(entry.nonce)
+        [conflict] = self.record_many([(entry, excludes)])
+        if conflict is not None:
+            raise conflict
+
+    def record_many(self, items: Sequence[tuple[JournalEntry, str | None]]) -> list[Refused | None]:
+        """`record` for many entries in one transaction (one sync to disk); per entry, the `Refused` it
+        met instead of being recorded, or None. Entries earlier in ``items`` count for later ones."""
+        results: list[Refused | None] = []
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                if excludes is not None and nonce is not None:
-                    row = self._db.execute(
-                        "SELECT digest FROM signed WHERE source_chain_id = ? AND nonce = ? AND kind = ? LIMIT 1",
-                        (chain, nonce, excludes),
-                    ).fetchone()
-                    if row is not None:
-                        raise Refused(
-                            "journal-conflict",
-                            f"a {excludes} ({row[0]}) was already signed for nonce {nonce} of chain {chain}",
-                        )
-                self._db.execute(
-                    "INSERT OR IGNORE INTO signed (digest, kind, source_chain_id, nonce, signed_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    ("0x" + entry.digest.hex(), entry.kind, chain, nonce, entry.signed_at),
-                )
+                for entry, excludes in items:
+                    results.append(self._record(entry, excludes))
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
             raise JournalError(f"cannot write journal {self.path}: {exc}") from exc
+        return results
+
+    def _record(self, entry: JournalEntry, excludes: str | None) -> Refused | None:
+        chain, nonce = str(entry.source_chain_id), None if entry.nonce is None else str(entry.nonce)
+        if excludes is not None and nonce is not None:
+            row = self._db.execute(
+                "SELECT digest FROM signed WHERE source_chain_id = ? AND nonce = ? AND kind = ? LIMIT 1",
+                (chain, nonce, excludes),
+            ).fetchone()
+            if row is not None:
+                return Refused(
+                    "journal-conflict", f"a {excludes} ({row[0]}) was already signed for nonce {nonce} of chain {chain}"
+                )
+        self._db.execute(
+            "INSERT OR IGNORE INTO signed (digest, kind, source_chain_id, nonce, signed_at) VALUES (?, ?, ?, ?, ?)",
+            ("0x" + entry.digest.hex(), entry.kind, chain, nonce, entry.signed_at),
+        )
+        return None
 
     def entries(self, source_chain_id: int, nonce: int | None = None) -> list[JournalEntry]:
         """Signed statements about ``source_chain_id`` (and ``nonce``, when given), oldest first."""

@@ -21,6 +21,7 @@ Every answer is JSON. Handlers are thin: parse, call `Attestor.sign`, serialise.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -51,14 +52,17 @@ from attestations.errors import MalformedError
 from attestations.kinds import RecognitionRecord, ReconciliationReport, Statement
 from attestations.signing import AttestorKey
 from relayer.attestor import AttestorError, BadRequest, ChainUnavailable, NotFinal, Refused
-from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Recognizer, Topology
+from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Claim, Recognizer, Topology
 from relayer.attestor.journal import Journal, JournalEntry
+from relayer.attestor.memo import MemoView
 from relayer.compliance import load_adapters, to_security
 from relayer.config import AttestorConfig, Config
 from relayer.errors import ConfigError, SecretError
 from relayer.evm.artifacts import Artifacts
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_BATCH = 256  # sign requests in one batch
+MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
 MAX_CONTEXT_CHAINS = 64
 _CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
 RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
@@ -109,12 +113,41 @@ def _parse_blocks(raw: Any) -> dict[int, int]:
     return parsed
 
 
-def parse_sign_request(body: bytes) -> SignRequest:
-    """The request in ``body``; `BadRequest` on anything else (never another exception)."""
+def _json(body: bytes) -> Any:
     try:
-        raw = json.loads(body)
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise BadRequest("body is not JSON") from None
+
+
+def parse_sign_request(body: bytes) -> SignRequest:
+    """The request in ``body``; `BadRequest` on anything else (never another exception)."""
+    return _parse_request(_json(body))
+
+
+def parse_batch(body: bytes) -> list[SignRequest | BadRequest]:
+    """The requests of a ``POST /v1/sign-batch`` body (``{"requests": [...]}``, at most `MAX_BATCH`),
+    each parsed or the `BadRequest` it is; `BadRequest` when the body itself is not such an object."""
+    raw = _json(body)
+    if not isinstance(raw, dict) or set(raw) != {"requests"} or not isinstance(raw["requests"], list):
+        raise BadRequest("a batch is an object with exactly requests, a list of sign requests")
+    if not 0 < len(raw["requests"]) <= MAX_BATCH:
+        raise BadRequest(f"a batch holds 1 to {MAX_BATCH} requests")
+    parsed: list[SignRequest | BadRequest] = []
+    for item in raw["requests"]:
+        try:
+            request = _parse_request(item)
+        except BadRequest as exc:
+            parsed.append(exc)
+            continue
+        if request.blocks is not None:
+            parsed.append(BadRequest("a ReconciliationReport is signed alone, through /v1/sign"))
+            continue
+        parsed.append(request)
+    return parsed
+
+
+def _parse_request(raw: Any) -> SignRequest:
     if not isinstance(raw, dict) or not {"kind", "domain", "message"} <= set(raw) <= {
         "kind", "domain", "message", "context"
     }:  # fmt: skip
@@ -333,6 +366,50 @@ class Attestor:
             "secp256k1": "0x" + signature.secp256k1.hex(),
         }
 
+    async def sign_many(self, requests: Sequence[SignRequest]) -> list[dict[str, str] | AttestorError]:
+        """`sign` for a batch: the checks run concurrently against one `MemoView` of the chain, the journal
+        records every passing statement in one transaction; per request, the answer or its error."""
+        checker = Checker(self.checker.topology, MemoView(self.checker.view), self.checker.recognizer)
+        now = int(self.clock())
+
+        async def check(request: SignRequest) -> Claim | AttestorError:
+            try:
+                return await checker.check(request.statement, request.domain, now)
+            except AttestorError as exc:
+                return exc
+
+        claims = await asyncio.gather(*(check(r) for r in requests))
+        digests = [r.statement.digest(r.domain) for r in requests]
+        passing = [i for i, claim in enumerate(claims) if isinstance(claim, Claim)]
+        conflicts = self.journal.record_many([
+            (JournalEntry(requests[i].statement.KIND, c.source_chain_id, c.nonce, digests[i], now), c.excludes)
+            for i in passing
+            for c in [claims[i]]
+            if isinstance(c, Claim)
+        ])  # fmt: skip
+        outcomes: list[Claim | AttestorError] = list(claims)
+        for i, conflict in zip(passing, conflicts, strict=True):
+            if conflict is not None:
+                outcomes[i] = conflict
+        answers: list[dict[str, str] | AttestorError] = []
+        for request, digest, outcome in zip(requests, digests, outcomes, strict=True):
+            context = {
+                "kind": request.statement.KIND,
+                "digest": "0x" + digest.hex(),
+                "chain_id": request.domain.chain_id,
+            }
+            if isinstance(outcome, AttestorError):
+                log.info("not signed", error=type(outcome).__name__, detail=str(outcome), **context)
+                answers.append(outcome)
+                continue
+            signature = self.key.sign(digest)
+            log.info("signed", source_chain_id=outcome.source_chain_id, nonce=outcome.nonce, **context)
+            answers.append({
+                "attestor": signature.attestor, "digest": "0x" + digest.hex(),
+                "ed25519": "0x" + signature.ed25519.hex(), "secp256k1": "0x" + signature.secp256k1.hex(),
+            })  # fmt: skip
+        return answers
+
     async def close(self) -> None:
         view = self.checker.view
         if isinstance(view, RpcChainView):
@@ -408,21 +485,27 @@ def _error(status: int, error: str, reason: str, detail: str | None = None) -> w
     return web.json_response(body, status=status)
 
 
+def failure(exc: AttestorError) -> tuple[int, dict[str, str]]:
+    """The HTTP status and JSON body answering ``exc`` (see the table above)."""
+    if isinstance(exc, BadRequest):
+        return 400, {"error": "malformed", "reason": str(exc)}
+    if isinstance(exc, Refused):
+        return 409, {"error": "refused", "reason": exc.code, "detail": exc.detail}
+    if isinstance(exc, NotFinal):
+        return 425, {"error": "not-final", "reason": exc.code, "detail": exc.detail}
+    return 503, {"error": "unavailable", "reason": str(exc)}
+
+
 @web.middleware
 async def _errors(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Any:
     """Maps each error to its JSON answer (see the table above)."""
     try:
         return await handler(request)
-    except BadRequest as exc:
-        return _error(400, "malformed", str(exc))
-    except Refused as exc:
-        return _error(409, "refused", exc.code, exc.detail)
-    except NotFinal as exc:
-        return _error(425, "not-final", exc.code, exc.detail)
-    except ChainUnavailable as exc:
-        return _error(503, "unavailable", str(exc))
-    except web.HTTPRequestEntityTooLarge:
-        return _error(413, "too-large", f"a request body is at most {MAX_BODY_BYTES} bytes")
+    except (BadRequest, Refused, NotFinal, ChainUnavailable) as exc:
+        status, body = failure(exc)
+        return web.json_response(body, status=status)
+    except web.HTTPRequestEntityTooLarge as exc:
+        return _error(413, "too-large", exc.text or "request body too large")
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -443,16 +526,40 @@ async def _identity(request: web.Request) -> web.Response:
     return web.json_response(request.app[ATTESTOR].key.public())
 
 
+async def _body(request: web.Request, limit: int) -> bytes:
+    """The request body; 413 when it is longer than ``limit`` bytes (declared or, if chunked, read)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    body = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(body))
+    return bytes(body)
+
+
 async def _sign(request: web.Request) -> web.Response:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length)
-    sign_request = parse_sign_request(await request.read())
+    sign_request = parse_sign_request(await _body(request, MAX_BODY_BYTES))
     return web.json_response(await request.app[ATTESTOR].sign(sign_request))
+
+
+async def _sign_batch(request: web.Request) -> web.Response:
+    """``{"requests": [...]}`` → ``{"answers": [{"status": ..., "body": ...}]}``, one answer per request in
+    order, each the status and body `/v1/sign` would have answered for it alone."""
+    parsed = parse_batch(await _body(request, MAX_BATCH_BYTES))
+    valid = [r for r in parsed if isinstance(r, SignRequest)]
+    signed = iter(await request.app[ATTESTOR].sign_many(valid) if valid else [])
+    answers = []
+    for item in parsed:
+        outcome = next(signed) if isinstance(item, SignRequest) else item
+        status, body = (200, outcome) if isinstance(outcome, dict) else failure(outcome)
+        answers.append({"status": status, "body": body})
+    return web.json_response({"answers": answers})
 
 
 def make_app(attestor: Attestor) -> web.Application:
     """The API of ``attestor``; closing the app closes its chain connections and journal."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
+    app = web.Application(client_max_size=MAX_BATCH_BYTES, middlewares=[_errors])
     app[ATTESTOR] = attestor
 
     async def lifetime(app: web.Application) -> AsyncIterator[None]:
@@ -463,6 +570,7 @@ def make_app(attestor: Attestor) -> web.Application:
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/v1/identity", _identity)
     app.router.add_post("/v1/sign", _sign)
+    app.router.add_post("/v1/sign-batch", _sign_batch)
     return app
 
 

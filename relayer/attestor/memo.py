@@ -1,0 +1,43 @@
+"""A `ChainView` that reads each distinct thing once: the chain as of one batch of sign requests.
+
+Within a batch, every check sees the same head and the same answers, as a single request's checks do;
+the head is read once, so finality is judged against a head no newer than the chain's (never optimistic).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from relayer.attestor.checks import ChainView
+
+
+class MemoView:
+    """Wraps ``view``; concurrent identical reads share one request. Use for one batch, then drop."""
+
+    def __init__(self, view: ChainView) -> None:
+        self.view = view
+        self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+    async def _once(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> Any:
+        if key not in self._reads:
+            self._reads[key] = asyncio.ensure_future(read())
+        return await asyncio.shield(self._reads[key])
+
+    async def head(self, chain_id: int) -> int:
+        return int(await self._once(("head", chain_id), lambda: self.view.head(chain_id)))
+
+    async def block_hash(self, chain_id: int, number: int) -> str | None:
+        found = await self._once(("block", chain_id, number), lambda: self.view.block_hash(chain_id, number))
+        return None if found is None else str(found)
+
+    async def logs(
+        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+    ) -> list[Mapping[str, Any]]:
+        key = ("logs", chain_id, address.lower(), tuple(topics), to_block)
+        return list(await self._once(key, lambda: self.view.logs(chain_id, address, topics, to_block)))
+
+    async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
+        key = ("call", chain_id, contract, address.lower(), function, repr(args))
+        return await self._once(key, lambda: self.view.call(chain_id, contract, address, function, *args))

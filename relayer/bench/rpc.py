@@ -1,0 +1,48 @@
+"""A bare JSON-RPC client: what the benchmark's minimal loops use instead of web3 (no middleware,
+no gas estimation, no receipt polling per transaction)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import aiohttp
+
+from relayer.errors import DariError
+
+
+class RpcFailed(DariError):
+    """A node answered a JSON-RPC error."""
+
+
+class Rpc:
+    """One node over one HTTP session."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.session, self.url = session, url
+        self._ids = itertools.count(1)
+
+    async def call(self, method: str, *params: Any) -> Any:
+        body = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        async with self.session.post(self.url, json=body) as response:
+            answer = await response.json(content_type=None)
+        if "error" in answer:
+            raise RpcFailed(f"{method}: {answer['error']}")
+        return answer["result"]
+
+    async def send_raw(self, raw: bytes) -> str:
+        return str(await self.call("eth_sendRawTransaction", "0x" + raw.hex()))
+
+    async def nonce(self, address: str, block: str = "latest") -> int:
+        return int(await self.call("eth_getTransactionCount", address, block), 16)
+
+    async def wait_nonce(self, address: str, target: int, timeout: float) -> float:
+        """Polls until ``address``'s mined nonce reaches ``target``; returns the perf_counter time it did."""
+        deadline = time.perf_counter() + timeout
+        while (mined := await self.nonce(address)) < target:
+            if time.perf_counter() > deadline:
+                raise DariError(f"{self.url}: {target - mined} transactions of {address} not mined after {timeout} s")
+            await asyncio.sleep(0.02)
+        return time.perf_counter()
