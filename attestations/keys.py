@@ -6,6 +6,8 @@ the digest itself, without prefix, for the contracts' ``ecrecover``.
 
 from __future__ import annotations
 
+import functools
+
 import nacl.exceptions
 import nacl.signing
 from coincurve import PrivateKey, PublicKey
@@ -100,8 +102,10 @@ class Ed25519Signer:
         return f"Ed25519Signer({self.verifier.hex()})"
 
 
+@functools.lru_cache(maxsize=8192)
 def recover_address(digest: bytes, signature: bytes) -> str:
-    """The checksummed address whose key made the 65-byte (r, s, v) ``signature`` over ``digest``."""
+    """The checksummed address whose key made the 65-byte (r, s, v) ``signature`` over ``digest``
+    (cached: a relayer recovers each signature when it verifies it and again when it orders it)."""
     if len(signature) != 65 or signature[64] not in (27, 28):
         raise BadSignatureError("a secp256k1 signature is 65 bytes with v = 27 or 28")
     if int.from_bytes(signature[32:64], "big") > SECP256K1_HALF_ORDER:

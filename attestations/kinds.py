@@ -8,6 +8,7 @@ any integer, as ``eth_signTypedData_v4`` does.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -34,6 +35,17 @@ def _to_json_value(solidity_type: str, value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _checksummed(value: str) -> str | None:
+    """``value`` checksummed, None when it is no address (cached: the same few addresses recur)."""
+    return to_checksum_address(value) if is_address(value) else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(statement: Statement, domain: Domain) -> bytes:
+    return digest(statement.KIND, domain, statement.to_message())
+
+
 def _from_json_value(solidity_type: str, value: Any, field: str) -> Any:
     """Validates one message value (via the encoder) and converts it to its Python type."""
     encode_value(solidity_type, value, field)
@@ -46,9 +58,10 @@ def _from_json_value(solidity_type: str, value: Any, field: str) -> Any:
     if solidity_type == "address":
         if isinstance(value, bytes):
             return to_checksum_address(value)
-        if not is_address(value):
+        checksummed = _checksummed(value)
+        if checksummed is None:
             raise MalformedError(f"{field}: not an address")
-        return to_checksum_address(value)
+        return checksummed
     if solidity_type.startswith("bytes"):
         return value if isinstance(value, bytes) else bytes.fromhex(value[2:])
     return value
@@ -92,8 +105,8 @@ class Statement:
         return cls(**{f.name: message[_camel(f.name)] for f in fields(cls)})
 
     def digest(self, domain: Domain) -> bytes:
-        """The EIP-712 digest of this statement under ``domain``."""
-        return digest(self.KIND, domain, self.to_message())
+        """The EIP-712 digest of this statement under ``domain`` (cached: a pure function of both)."""
+        return _digest(self, domain)
 
     def window(self) -> tuple[int, int] | None:
         """(valid from, valid until) in Unix seconds, for kinds that have a validity window."""

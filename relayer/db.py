@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from relayer.errors import ConfigError
 
@@ -53,6 +53,12 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(full, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+async def begin_immediate(conn: AsyncConnection) -> None:
+    """SQLite: takes the database's write lock now (waiting up to busy_timeout) for the transaction the
+    driver has not begun yet, so what the transaction reads stays true until it commits."""
+    await conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _alembic_config(connection: Connection) -> AlembicConfig:

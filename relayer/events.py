@@ -7,11 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi.abi import decode
-from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from relayer.errors import DariError
+from relayer.evm.abi import checksum_address, decode
 
 
 class EventDecodeError(DariError):
@@ -112,7 +111,7 @@ def _word(topic_value: str) -> bytes:
 
 
 def _address(topic_value: str) -> str:
-    return to_checksum_address(_word(topic_value)[12:])
+    return checksum_address("0x" + _word(topic_value)[12:].hex())
 
 
 def _uint(topic_value: str) -> int:
@@ -128,12 +127,12 @@ def _data(log: Mapping[str, Any], types: list[str]) -> tuple[Any, ...]:
 
 def _bridge_out(ref: LogRef, t: list[str], log: Mapping[str, Any]) -> BridgeOut:
     amount, dest, recipient = _data(log, ["uint256", "uint256", "address"])
-    return BridgeOut(ref, _uint(t[1]), _address(t[2]), _address(t[3]), amount, dest, to_checksum_address(recipient))
+    return BridgeOut(ref, _uint(t[1]), _address(t[2]), _address(t[3]), amount, dest, checksum_address(recipient))
 
 
 def _bridge_back(ref: LogRef, t: list[str], log: Mapping[str, Any]) -> BridgeBack:
     amount, recipient = _data(log, ["uint256", "address"])
-    return BridgeBack(ref, _uint(t[1]), _address(t[2]), _address(t[3]), amount, to_checksum_address(recipient))
+    return BridgeBack(ref, _uint(t[1]), _address(t[2]), _address(t[3]), amount, checksum_address(recipient))
 
 
 def _linked(ref: LogRef, t: list[str], _log: Mapping[str, Any]) -> WalletLinked:
@@ -178,7 +177,7 @@ def decode_log(chain_id: int, log: Mapping[str, Any]) -> ChainEvent | None:
             block_hash=_hex(log["blockHash"]),
             tx_hash=_hex(log["transactionHash"]),
             log_index=int(_hex(log["logIndex"]), 16),
-            address=to_checksum_address(_hex(log["address"])),
+            address=checksum_address(_hex(log["address"])),
         )
     except (KeyError, ValueError, TypeError) as exc:
         raise EventDecodeError(f"log without position: {exc}") from None

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from attestations.errors import MalformedError
+from relayer.db import begin_immediate
 from relayer.errors import DariError
 from relayer.schema import log_entries
 
@@ -94,9 +95,8 @@ class SqlLogStorage:
         """Takes the database's writer lock for the rest of the transaction."""
         if conn.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK})
-        else:  # SQLite: the driver has not begun a transaction yet; take the write lock now (waiting up to
-            # busy_timeout), so the last index read below is still the last when we insert
-            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:  # SQLite: the write lock, so the last index read below is still the last when we insert
+            await begin_immediate(conn)
 
     async def _known(self, conn: AsyncConnection, entries: list[bytes]) -> dict[bytes, int]:
         known: dict[bytes, int] = {}

@@ -52,7 +52,7 @@ from relayer.log_store import SqlLogStorage
 from relayer.store import OperationStore
 
 if TYPE_CHECKING:
-    from relayer.attestor.service import RpcChainView
+    from relayer.attestor.rpc import RpcChainView
 
 log = structlog.get_logger("dari.reconcile")
 
@@ -625,7 +625,7 @@ def configured_securities(config: Config) -> list[tuple[bytes, str | None]]:
 
 def _reader(config: Config, artifacts: Artifacts) -> RpcChainView:
     # Imported here: the attestor's checks import this module. Plain JSON-RPC, eth_call at a block number.
-    from relayer.attestor.service import RpcChainView
+    from relayer.attestor.rpc import RpcChainView
 
     return RpcChainView({c.chain_id: c.rpc_url for c in (config.registry, *config.public)}, artifacts)
 

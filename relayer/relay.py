@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
 from datetime import timedelta
@@ -21,6 +21,8 @@ import aiohttp
 import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from eth_utils.address import to_checksum_address
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from web3.contract import AsyncContract
 
@@ -58,6 +60,7 @@ from relayer.events import (
     WalletLinked,
     WalletUnlinked,
 )
+from relayer.evm.abi import Abi
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.kyc import FileKycSource, KycSource, NoKycSource
@@ -74,6 +77,7 @@ log = structlog.get_logger("relay")
 LEASE_NAME = "relayer"
 PUBLICATION_INTERVAL = 3600.0  # seconds between checks for recognition records due for publication
 ZERO_ADDRESS = "0x" + "00" * 20
+ZERO_HASH = "0x" + "00" * 32
 REVOKE_REASON_KYC = 1
 REVOKE_REASON_UNLINKED = 2
 REVOKE_REASON_FROZEN = 3
@@ -83,8 +87,18 @@ def _source(ref: LogRef) -> Source:
     return Source(ref.chain_id, ref.tx_hash, ref.block_number, ref.block_hash, ref.log_index)
 
 
+CONTRACT_KEYS = {
+    "BridgeGateway": "gateway", "HolderRegistry": "holderRegistry", "BridgeEscrow": "escrow",
+    "InvestorRegistry": "investorRegistry", "WalletLinks": "walletLinks",
+}  # fmt: skip
+UPKEEP_INTERVAL = 1.0  # seconds between gauge and SLA updates
+LANE_ERRORS = (OSError, TimeoutError, DariError, aiohttp.ClientError, DBAPIError)  # transient: the next pass retries
+LANE_OF = {
+    State.APPROVED: "attest", State.REJECTED: "attest", State.ATTESTED: "delivery", State.REFUND_ATTESTED: "delivery",
+}  # fmt: skip
+RECENT_ATTESTATIONS = 5000  # kept in memory for delivery (the store has them all)
 CONCURRENCY = 32  # chain reads in flight at once within a stage
-ATTEST_BATCH = 100  # statements per batch request to the attestors
+ATTEST_BATCH = 200  # statements per batch request to the attestors (all batches of a pass in parallel)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -131,9 +145,12 @@ class Relay:
         self.watchers: dict[int, Watcher] = {}
         self.submitters: dict[int, ChainSubmitter] = {}
         self.heads: dict[int, int] = {}
-        self.leader = False
+        self._lease_until = 0.0  # time.monotonic() until which this process may act
+        self._wakes: dict[str, asyncio.Event] = {}
+        self._recent: dict[str, Attestation] = {}  # by digest: those attested lately, oldest first
         self._next_publication = 0.0
         self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+        self._abis: dict[str, Abi] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Relay:
@@ -168,53 +185,126 @@ class Relay:
             return [BRIDGE_OUT, WALLET_LINKED, WALLET_UNLINKED, INVESTOR_REVOKED, ADDRESS_FROZEN]
         return [BRIDGE_BACK]
 
-    def contract(self, name: str, chain_id: int, address: str | None = None) -> AsyncContract:
-        chain = self.chains[chain_id]
-        key = {"BridgeGateway": "gateway", "HolderRegistry": "holderRegistry", "BridgeEscrow": "escrow",
-               "InvestorRegistry": "investorRegistry", "WalletLinks": "walletLinks"}.get(name)  # fmt: skip
-        target = address or (chain.contracts[key] if key else None)
+    def _address(self, name: str, chain_id: int) -> str:
+        """The configured address of contract ``name`` on ``chain_id``."""
+        key = CONTRACT_KEYS.get(name)
+        target = self.chains[chain_id].contracts.get(key) if key else None
         if target is None:
             raise DariError(f"chain {chain_id} has no {name} configured")
-        return self.clients[chain_id].contract(self.artifacts.get(name), target)
+        return target
 
-    # --- the loop ------------------------------------------------------------------------------
+    def contract(self, name: str, chain_id: int, address: str | None = None) -> AsyncContract:
+        """A web3 contract (for transactions; reads go through `_view`)."""
+        return self.clients[chain_id].contract(self.artifacts.get(name), address or self._address(name, chain_id))
+
+    async def _view(self, chain_id: int, name: str, function: str, *args: Any, address: str | None = None) -> Any:
+        """A read-only call of contract ``name`` (at its configured address unless ``address``), shared by
+        every read of this pass with the same arguments: the chain as of one pass."""
+        target = address or self._address(name, chain_id)
+        key = (chain_id, target.lower(), name, function, args)
+        if key not in self._reads:
+            abi = self._abis.get(name) or self._abis.setdefault(name, Abi.of(self.artifacts.get(name)))
+            self._reads[key] = asyncio.ensure_future(self.clients[chain_id].view(target, abi[function], *args))
+        return await self._reads[key]
+
+    # --- the lanes ------------------------------------------------------------------------------
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process holds the lease now (by its own clock: it stops acting in time)."""
+        return time.monotonic() < self._lease_until
 
     async def run(self, stop: asyncio.Event) -> None:
-        interval = min(c.poll_interval for c in self.chains.values())
+        """Keeps the lease and runs the lanes until ``stop``; each lane finishes its current pass."""
+        polls = [c.poll_interval for c in self.chains.values()]
+        public = [c.poll_interval for c in self.config.public] or polls
+        lanes: dict[str, tuple[Callable[[], Awaitable[None]], float]] = {
+            "intake": (self.intake, min(polls)),
+            "attest": (self.attest, min(polls)),
+            "delivery": (self.delivery, min(public)),
+            "upkeep": (self.upkeep, UPKEEP_INTERVAL),
+        }
+        self._wakes = {name: asyncio.Event() for name in lanes}
+
+        async def on_stop() -> None:
+            await stop.wait()
+            for wake in self._wakes.values():
+                wake.set()
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(on_stop())
+            group.create_task(self._keep_lease(stop))
+            for name, (work, interval) in lanes.items():
+                group.create_task(self._lane(name, work, interval, stop))
+
+    async def _keep_lease(self, stop: asyncio.Event) -> None:
+        """Takes or renews the lease every third of its length; a failed renewal (say, the database is
+        down) lets it lapse, and the lanes stop acting when it would have expired."""
+        seconds = self.config.relayer.lease_seconds if self.config.relayer else 3.0
         while not stop.is_set():
+            started = time.monotonic()
             try:
-                await self.step()
-            except DariError as exc:
-                log.warning("step failed", error=str(exc))
-            except (OSError, TimeoutError) as exc:
-                log.warning("rpc or database unavailable", error=repr(exc))
+                held = await self.lease.acquire()
+            except LANE_ERRORS as exc:
+                log.warning("lease not renewed", error=repr(exc))
+            else:
+                was = self.leader
+                self._lease_until = started + seconds if held else 0.0
+                if held and not was:
+                    log.info("leading", owner=self.owner)
+                    for wake in self._wakes.values():
+                        wake.set()
+            metrics.LEADER.set(1 if self.leader else 0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval)
+                await asyncio.wait_for(stop.wait(), timeout=seconds / 3)
 
-    async def step(self) -> None:
-        """One pass over every stage, if this process holds the lease."""
-        self.leader = await self.lease.acquire()
-        metrics.LEADER.set(1 if self.leader else 0)
-        if not self.leader:
-            return
-        spent: dict[str, float] = defaultdict(float)
+    async def _lane(self, name: str, work: Callable[[], Awaitable[None]], interval: float, stop: asyncio.Event) -> None:
+        """Runs ``work`` while leading, again when woken (another lane handed it work) or after
+        ``interval``; a failure is logged and left to the next pass."""
+        wake = self._wakes[name]
+        while not stop.is_set():
+            wake.clear()
+            if self.leader:
+                try:
+                    await work()
+                except LANE_ERRORS as exc:
+                    log.warning("pass failed", lane=name, error=repr(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=interval)
 
-        async def timed(stage: str, work: Awaitable[None]) -> None:
-            started = time.perf_counter()
+    def _wake(self, state: State) -> None:
+        """Wakes the lane that takes operations in ``state``."""
+        lane = LANE_OF.get(state)
+        if lane is not None and lane in self._wakes:
+            self._wakes[lane].set()
+
+    async def _timed(self, stage: str, work: Awaitable[None]) -> None:
+        started = time.perf_counter()
+        try:
             await work
-            spent[stage] += time.perf_counter() - started
+        finally:
+            metrics.STAGE_SECONDS.labels(stage).observe(time.perf_counter() - started)
 
-        for chain_id in self.chains:
-            await timed("ingest", self._guarded(self.ingest, chain_id))
-            await timed("finalize", self._guarded(self.finalize, chain_id))
-        await timed("decide", self.decide())
-        await timed("attest", self.attest())
-        for chain_id in self.chains:
-            await timed("deliver", self._guarded(self.deliver, chain_id))
-            await timed("confirm", self._guarded(self.confirm, chain_id))
-        for stage, seconds in spent.items():
-            metrics.STAGE_SECONDS.labels(stage).observe(seconds)
-        log.debug("pass", **{stage: round(seconds * 1000, 1) for stage, seconds in spent.items()})
+    async def intake(self) -> None:
+        """Every chain's new events and finality (chains concurrently), then the decisions; the chain
+        reads of one pass are shared (`_view`)."""
+        self._reads.clear()
+        await self._timed("ingest", self._each_chain(self.ingest, self.finalize))
+        await self._timed("decide", self.decide())
+
+    async def delivery(self) -> None:
+        """Every chain's deliveries, then its confirmations (chains concurrently)."""
+        await self._timed("deliver", self._each_chain(self.deliver, self.confirm))
+
+    async def _each_chain(self, *stages: Callable[[int], Awaitable[None]]) -> None:
+        async def chain(chain_id: int) -> None:
+            for stage in stages:
+                await self._guarded(stage, chain_id)
+
+        await asyncio.gather(*(chain(c) for c in self.chains))
+
+    async def upkeep(self) -> None:
+        """Gauges, SLA alerts and, when due, the publication of recognition records."""
         for (kind, state), count in (await self.store.counts()).items():
             metrics.OPERATIONS.labels(kind, state).set(count)
         await self._check_sla()
@@ -225,16 +315,16 @@ class Relay:
             except (OSError, TimeoutError, DariError) as exc:
                 log.warning("recognition publication failed", error=repr(exc))
 
-    async def _guarded(self, stage: Callable[[int], Any], chain_id: int) -> None:
+    async def _guarded(self, stage: Callable[[int], Awaitable[None]], chain_id: int) -> None:
         """Runs a stage for one chain; transient faults are retried (stages are idempotent), anything
         else is logged and left to the next pass."""
         try:
             async for attempt in transient_retries():
                 with attempt:
                     await stage(chain_id)
-        except (OSError, TimeoutError, DariError, aiohttp.ClientError) as exc:
+        except LANE_ERRORS as exc:
             metrics.RPC_ERRORS.labels(str(chain_id)).inc()
-            log.warning("stage failed", stage=stage.__name__, chain=chain_id, error=repr(exc))
+            log.warning("stage failed", stage=getattr(stage, "__name__", "stage"), chain=chain_id, error=repr(exc))
 
     # --- ingest and finality ------------------------------------------------------------------
 
@@ -242,10 +332,14 @@ class Relay:
         poll = await self.watchers[chain_id].poll()
         self.heads[chain_id] = poll.head
         ops = [op for event in poll.observed for op in await self._operations_for(event)]
+        seen: Counter[str] = Counter()
         for op, new in zip(ops, await self.store.observe_many(ops), strict=True):
             if new:
                 metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
-                log.info("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
+                log.debug("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
+                seen[op.kind.value] += 1
+        for kind, count in sorted(seen.items()):
+            log.info("observed", chain=chain_id, kind=kind, count=count, head=poll.head)
 
     async def _operations_for(self, event: ChainEvent) -> list[Operation]:
         source = _source(event.ref)
@@ -289,10 +383,11 @@ class Relay:
         self, investor: str, label: str, position: str, source: Source, kind: Kind, reason: int | None
     ) -> list[Operation]:
         """One operation per public chain on which ``investor`` has linked a wallet."""
-        links = self.contract("WalletLinks", self.config.registry.chain_id)
+        registry = self.config.registry.chain_id
         found = []
         for chain in self.config.public:
-            wallet = await links.functions.linkedWallet(investor, chain.chain_id).call()
+            linked = await self._view(registry, "WalletLinks", "linkedWallet", investor, chain.chain_id)
+            wallet = to_checksum_address(linked)
             if wallet != ZERO_ADDRESS:
                 payload = {} if reason is None else {"reason": reason}
                 found.append(Operation(
@@ -321,7 +416,6 @@ class Relay:
 
     async def decide(self) -> None:
         ops = await self.store.due([State.FINALIZED])
-        self._reads.clear()
         moves, retries = [], []
         for op, result in zip(ops, await _concurrently(self._decide, ops), strict=True):
             if isinstance(result, BaseException):
@@ -335,28 +429,21 @@ class Relay:
         await self._move_many(moves)
         await self._retry_many(retries)
 
-    async def _read(self, key: tuple[Any, ...], read: Callable[[], Awaitable[Any]]) -> Any:
-        """``read()``, shared by every decision of this pass that asks for the same ``key``."""
-        if key not in self._reads:
-            self._reads[key] = asyncio.ensure_future(read())
-        return await self._reads[key]
-
     async def _decide(self, op: Operation) -> tuple[Outcome, dict[str, Any]]:
         now = int(self.clock())
         if op.kind == Kind.BRIDGE_OUT:
             return await self._decide_bridge_out(op, now), {}
         if op.kind == Kind.BRIDGE_BACK:
-            wrapped = self.contract("WrappedSecurity", op.source.chain_id, op.token)
-            security_id = "0x" + bytes(await wrapped.functions.securityId().call()).hex()
-            investors = self.contract("InvestorRegistry", self.config.registry.chain_id)
-            if not await investors.functions.isVerified(op.recipient).call():
+            wrapped = await self._view(op.source.chain_id, "WrappedSecurity", "securityId", address=op.token)
+            security_id = "0x" + bytes(wrapped).hex()
+            if not await self._view(self.config.registry.chain_id, "InvestorRegistry", "isVerified", op.recipient):
                 return Outcome(Event.ESCALATED, "registry-recipient-unverified"), {"security_id": security_id}
             return Outcome(Event.APPROVED), {"security_id": security_id}
         if op.dest_chain_id not in self.chains or op.dest_chain_id == self.config.registry.chain_id:
             return Outcome(Event.REJECTED, "destination-unsupported"), {}
         if op.kind == Kind.HOLDER_REGISTER:
             return await self._decide_registration(op, now), {}
-        entry = await self.contract("HolderRegistry", op.dest_chain_id).functions.holder(op.recipient).call()
+        entry = await self._view(op.dest_chain_id, "HolderRegistry", "holder", op.recipient)
         if entry[0] == b"\0" * 32 or entry[3]:
             return Outcome(Event.REJECTED, "nothing-to-revoke"), {}
         return Outcome(Event.APPROVED), {"payload": {**op.payload, "issuedAt": max(now, int(entry[5]) + 1)}}
@@ -366,17 +453,10 @@ class Relay:
         known = op.dest_chain_id in self.chains and op.dest_chain_id != self.config.registry.chain_id
         eligible, holder_id = False, None
         if known and entry is not None:
-            holders = self.contract("HolderRegistry", op.dest_chain_id)
             security = bytes.fromhex(entry.id[2:])
-            key = (op.dest_chain_id, str(op.recipient).lower())
-            eligible = bool(
-                await self._read(
-                    ("eligible", *key, security), holders.functions.isEligible(op.recipient, security).call
-                )
-            )
-            holder_id = (
-                "0x" + bytes((await self._read(("holder", *key), holders.functions.holder(op.recipient).call))[0]).hex()
-            )
+            recipient, chain = str(op.recipient).lower(), op.dest_chain_id
+            eligible = bool(await self._view(chain, "HolderRegistry", "isEligible", recipient, security))
+            holder_id = "0x" + bytes((await self._view(chain, "HolderRegistry", "holder", recipient))[0]).hex()
         facts = TransferFacts(
             now=now, security=to_security(entry) if entry else None, destination_known=known,
             recipient_eligible=eligible, holder_id=holder_id, kyc=self.kyc.get(holder_id) if holder_id else None,
@@ -388,29 +468,28 @@ class Relay:
         registry = self.config.registry.chain_id
         tokens = [s.registry_token for s in self.config.securities if s.registry_token]
         frozen = await asyncio.gather(
-            *(self.contract("SecurityToken", registry, t).functions.isFrozen(investor).call() for t in tokens)
+            *(self._view(registry, "SecurityToken", "isFrozen", investor, address=t) for t in tokens)
         )
         return any(bool(f) for f in frozen)
 
     async def _decide_registration(self, op: Operation, now: int) -> Outcome:
         registry = self.config.registry.chain_id
-        investors = self.contract("InvestorRegistry", registry)
-        links = self.contract("WalletLinks", registry)
-        holders = self.contract("HolderRegistry", op.dest_chain_id)
         investor = str(op.sender)
-        holder_id = "0x" + bytes(await investors.functions.investorIdOf(investor).call()).hex()
+
+        def investors(function: str, *args: Any) -> Awaitable[Any]:
+            return self._view(registry, "InvestorRegistry", function, investor, *args)
+
+        holder_id, verified, linked, country, investor_class, kyc_expiry, frozen, entry = await asyncio.gather(
+            investors("investorIdOf"), investors("isVerified"),
+            self._view(registry, "WalletLinks", "linkedWallet", investor, op.dest_chain_id),
+            investors("investorCountry"), investors("investorClass"), investors("kycExpiry"), self._frozen(investor),
+            self._view(op.dest_chain_id, "HolderRegistry", "holder", op.recipient),
+        )  # fmt: skip
+        holder = "0x" + bytes(holder_id).hex()
         facts = RegistrationFacts(
-            now=now,
-            investor_verified=bool(await investors.functions.isVerified(investor).call()),
-            still_linked=str(await links.functions.linkedWallet(investor, op.dest_chain_id).call()).lower()
-            == (op.recipient or "").lower(),
-            holder_id=holder_id,
-            country=int(await investors.functions.investorCountry(investor).call()),
-            investor_class=int(await investors.functions.investorClass(investor).call()),
-            kyc_expiry=int(await investors.functions.kycExpiry(investor).call()),
-            kyc=self.kyc.get(holder_id),
-            frozen=await self._frozen(investor),
-            last_statement=int((await holders.functions.holder(op.recipient).call())[5]),
+            now=now, investor_verified=bool(verified), still_linked=str(linked).lower() == (op.recipient or "").lower(),
+            holder_id=holder, country=int(country), investor_class=int(investor_class), kyc_expiry=int(kyc_expiry),
+            kyc=self.kyc.get(holder), frozen=frozen, last_statement=int(entry[5]),
         )  # fmt: skip
         securities = [to_security(s) for s in self.config.securities]
         return decide_registration(facts, self.adapters, self.sanctions, securities)
@@ -423,14 +502,12 @@ class Relay:
             if op.state == State.APPROVED or (op.kind == Kind.BRIDGE_OUT and op.reason_code is not None)
         ]  # a rejected registration or revocation is final: nothing to attest  # fmt: skip
         statements = [statement_for(op, self.config) for op in ops]
-        answers = [
-            answer
+        batches = await asyncio.gather(*(
+            gather_many(statements[start : start + ATTEST_BATCH], self.config.attestors,
+                        self.config.trust.threshold, session=self._require_session())
             for start in range(0, len(statements), ATTEST_BATCH)
-            for answer in await gather_many(
-                statements[start : start + ATTEST_BATCH], self.config.attestors, self.config.trust.threshold,
-                session=self._require_session(),
-            )
-        ]  # fmt: skip
+        ))  # fmt: skip
+        answers = [answer for batch in batches for answer in batch]
         signed: list[tuple[Operation, Attestation]] = []
         moves, retries = [], []
         for op, (statement, domain), answer in zip(ops, statements, answers, strict=True):
@@ -445,6 +522,10 @@ class Relay:
         indices = await self.log.append_many([a.digest for _, a in signed])
         signed = [(op, a.with_log_index(i)) for (op, a), i in zip(signed, indices, strict=True)]
         await self.store.save_attestations([(a, op.id) for op, a in signed])
+        for _, attestation in signed:
+            self._recent["0x" + attestation.digest.hex()] = attestation
+        while len(self._recent) > RECENT_ATTESTATIONS:
+            del self._recent[next(iter(self._recent))]
         for op, attestation in signed:
             digest = "0x" + attestation.digest.hex()
             moves.append(
@@ -460,35 +541,36 @@ class Relay:
 
     # --- delivery --------------------------------------------------------------------------------
 
-    async def _attestation_of(self, op: Operation) -> Attestation:
-        document = await self.store.attestation(op.attestation or "")
-        if document is None:
-            raise DariError(f"{op.id}: attestation {op.attestation} missing from the store")
-        return Attestation.parse(document)
+    async def _attested(self, ops: list[Operation]) -> list[tuple[Operation, Attestation]]:
+        """``ops`` with their attestations: those this process made lately from memory, the others from
+        the store (an operation whose attestation is missing is logged and left out: it cannot be
+        delivered)."""
+        keys = {op.id: (op.attestation or "").lower() for op in ops}
+        documents = await self.store.attestations(k for k in keys.values() if k not in self._recent)
+        found = []
+        for op in ops:
+            key = keys[op.id]
+            attestation = self._recent.get(key)
+            if attestation is None and key in documents:
+                attestation = Attestation.parse(documents[key])
+            if attestation is None:
+                log.error("attestation missing from the store", id=op.id, attestation=op.attestation)
+                continue
+            found.append((op, attestation))
+        return found
 
     async def deliver(self, chain_id: int) -> None:
         submitter = self.submitters[chain_id]
         in_flight = await submitter.in_flight()
         due = [
-            op for op in await self.store.due([State.ATTESTED, State.REFUND_ATTESTED], dest_chain_id=None)
-            if op.id not in in_flight
-            and (self.config.registry.chain_id if op.state == State.REFUND_ATTESTED else op.dest_chain_id) == chain_id
+            op for state, dest in self._targets(chain_id, State.ATTESTED, State.REFUND_ATTESTED)
+            for op in await self.store.due([state], dest_chain_id=dest) if op.id not in in_flight
         ]  # fmt: skip
-        documents = await self.store.attestations(op.attestation or "" for op in due)
-        pending: list[tuple[Operation, Attestation]] = []
-        for op in due:
-            document = documents.get((op.attestation or "").lower())
-            if document is None:
-                log.error("attestation missing from the store", id=op.id, attestation=op.attestation)
-                continue
-            pending.append((op, Attestation.parse(document)))
-        done = await _concurrently(lambda pair: submitter.delivered(*pair), pending)
+        pending = await self._attested(due)
         groups: dict[str, list[tuple[Operation, Attestation]]] = defaultdict(list)
         already = []
-        for (op, attestation), delivered in zip(pending, done, strict=True):
-            if isinstance(delivered, BaseException):
-                log.warning("delivery check failed", id=op.id, error=repr(delivered))
-            elif delivered:
+        for (op, attestation), delivered in zip(pending, await submitter.delivered_many(pending), strict=True):
+            if delivered:
                 already.append(Move(op, Event.CONFIRMED, "already delivered on chain"))
             else:
                 single = purpose(op) != "mint" or op.attempts > 0
@@ -513,53 +595,58 @@ class Relay:
         log.info("submitted", chain=submitter.chain.chain_id, purpose=kind, tx=tx_hash, operations=len(ids))
         await self._move_many([Move(op, Event.SUBMITTED, tx_hash, {"dest_tx_hash": tx_hash}) for op, _ in deliveries])
 
+    def _targets(self, chain_id: int, delivery: State, refund: State) -> list[tuple[State, int | None]]:
+        """Which operations ``chain_id`` delivers: those in ``delivery`` bound for it, and on the registry
+        also the refunds (in ``refund``, whatever their destination)."""
+        targets: list[tuple[State, int | None]] = [(delivery, chain_id)]
+        if chain_id == self.config.registry.chain_id:
+            targets.append((refund, None))
+        return targets
+
     async def confirm(self, chain_id: int) -> None:
         """Confirms a delivery once final: its transaction's block canonical and the chain's confirmations
         deep. A transaction that failed, was dropped or was reorged out sends its operations back to
-        delivery, unless the chain shows them delivered anyway."""
+        delivery, unless the chain shows them delivered anyway (final: confirmed; only latest: awaited)."""
         submitter = self.submitters[chain_id]
         relayer = self.config.relayer
         await submitter.settle_pending(relayer.stuck_after if relayer else 30.0)
-        registry = self.config.registry.chain_id
-        ops = [
-            op for op in await self.store.due([State.SUBMITTED, State.REFUND_SUBMITTED])
-            if (registry if op.state == State.REFUND_SUBMITTED else op.dest_chain_id) == chain_id
-        ]  # fmt: skip
-        if not ops:
+        targets = self._targets(chain_id, State.SUBMITTED, State.REFUND_SUBMITTED)
+        hashes = {h for state, dest in targets for h in await self.store.tx_hashes([state], dest_chain_id=dest)}
+        if not hashes:
             return
         in_flight = await submitter.in_flight()
         head = await submitter.head()
-        receipts = {h: await submitter.receipt(h) for h in {op.dest_tx_hash or "0x" + "00" * 32 for op in ops}}
-        final = {h: await submitter.settled(r, head) for h, r in receipts.items() if r.mined and r.success}
+        receipts = await submitter.receipts(hashes)
+        final = await submitter.settled(receipts.values(), head)
+        ready = [h for h, r in receipts.items() if not (r.mined and r.success) or final[h]]  # the rest: not deep yet
+        ops = [
+            op for state, dest in targets for op in await self.store.due([state], dest_chain_id=dest, tx_hashes=ready)
+        ]
+        moves: list[Move] = []
+        undelivered: list[Operation] = []
         for op in ops:
-            receipt = receipts[op.dest_tx_hash or "0x" + "00" * 32]
+            receipt = receipts[op.dest_tx_hash or ZERO_HASH]
             if receipt.mined and receipt.success:
                 if final[receipt.tx_hash]:
-                    await self._confirmed(op)
+                    moves.append(Move(op, Event.CONFIRMED, op.dest_tx_hash))
                 continue  # not final yet, or its block changed while read: look again next pass
-            if not receipt.mined and op.id in in_flight:
-                continue  # still pending (or replaced by a pending transaction)
-            await self._undelivered(submitter, op, head)
-
-    async def _undelivered(self, submitter: ChainSubmitter, op: Operation, head: int) -> None:
-        """``op``'s own transaction did not deliver it: confirmed if the chain's final state shows it
-        delivered, awaited if only the latest state does, else sent back to delivery."""
-        attestation = await self._attestation_of(op)
-        if await submitter.delivered(op, attestation, submitter.final_block(head)):
-            await self._confirmed(op)
-        elif submitter.chain.confirmations and await submitter.delivered(op, attestation):
-            return  # delivered by another transaction (a replacement), not final yet
-        else:
-            attempts = op.attempts + 1
-            await self._move(
-                op, Event.SUBMISSION_FAILED, detail="transaction failed, dropped or reorged out",
-                attempts=attempts, next_attempt_at=self._later(op, attempts),
-            )  # fmt: skip
-
-    async def _confirmed(self, op: Operation) -> None:
-        moved = await self._move(op, Event.CONFIRMED, detail=op.dest_tx_hash)
-        if moved is not None and op.created_at is not None:
-            metrics.DELIVERY_LATENCY.labels(op.kind.value).observe((now_utc() - op.created_at).total_seconds())
+            if receipt.mined or op.id not in in_flight:  # failed, or dropped / replaced / reorged out
+                undelivered.append(op)
+        pairs = await self._attested(undelivered)
+        at_final = await submitter.delivered_many(pairs, submitter.final_block(head))
+        at_latest = await submitter.delivered_many(pairs) if submitter.chain.confirmations else at_final
+        for (op, _), final_done, latest_done in zip(pairs, at_final, at_latest, strict=True):
+            if final_done:
+                moves.append(Move(op, Event.CONFIRMED, "delivered by another transaction"))
+            elif not latest_done:  # (delivered only in the latest state: a replacement, not final yet)
+                attempts = op.attempts + 1
+                moves.append(Move(op, Event.SUBMISSION_FAILED, "transaction failed, dropped or reorged out", {
+                    "attempts": attempts, "next_attempt_at": self._later(op, attempts),
+                }))  # fmt: skip
+        for move in await self._move_many(moves):
+            if move.event == Event.CONFIRMED and move.op.created_at is not None:
+                latency = (now_utc() - move.op.created_at).total_seconds()
+                metrics.DELIVERY_LATENCY.labels(move.op.kind.value).observe(latency)
 
     async def _check_sla(self) -> None:
         sla = self.config.relayer.sla_seconds if self.config.relayer else 900.0
@@ -643,20 +730,26 @@ class Relay:
 
     async def _move_many(self, moves: list[Move]) -> list[Move]:
         """Applies ``moves`` in one database transaction; returns those that applied (the others' rows moved
-        on, or the state machine has no such edge: both logged)."""
-        legal = []
+        on, or the state machine has no such edge: both logged) and wakes the lanes they hand work to.
+        Each transition is in ``operation_history`` and logged at debug level; info has one line per kind."""
+        planned: list[tuple[Move, State]] = []
         for move in moves:
             try:
-                next_state(move.op.kind, move.op.state, move.event)
-                legal.append(move)
+                planned.append((move, next_state(move.op.kind, move.op.state, move.event)))
             except IllegalTransition as exc:
                 log.info("transition skipped", id=move.op.id, on=move.event.value, error=str(exc))
-        applied = [m for m, ok in zip(legal, await self.store.transition_many(legal), strict=True) if ok]
-        for move in applied:
+        done = await self.store.transition_many([move for move, _ in planned])
+        applied = [(move, nxt) for (move, nxt), ok in zip(planned, done, strict=True) if ok]
+        summary: Counter[tuple[str, str, str]] = Counter()
+        for move, nxt in applied:
             metrics.TRANSITIONS.labels(move.op.kind.value, move.event.value).inc()
-            log.info("transition", id=move.op.id, kind=move.op.kind.value, frm=move.op.state.value,
-                     on=move.event.value, detail=move.detail)  # fmt: skip
-        return applied
+            log.debug("transition", id=move.op.id, kind=move.op.kind.value, frm=move.op.state.value, to=nxt.value,
+                      detail=move.detail)  # fmt: skip
+            summary[(move.op.kind.value, move.op.state.value, nxt.value)] += 1
+            self._wake(nxt)
+        for (kind, before, after), count in sorted(summary.items()):
+            log.info("transitions", kind=kind, frm=before, to=after, count=count)
+        return [move for move, _ in applied]
 
     async def _move(self, op: Operation, event: Event, *, detail: str | None = None, **fields: Any) -> Operation | None:
         try:
@@ -666,4 +759,5 @@ class Relay:
             return None
         metrics.TRANSITIONS.labels(op.kind.value, event.value).inc()
         log.info("transition", id=op.id, kind=op.kind.value, frm=op.state.value, to=moved.state.value, detail=detail)
+        self._wake(moved.state)
         return moved

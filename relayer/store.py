@@ -5,19 +5,23 @@ the state it was read in, so two processes can never both move one operation."""
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from attestations.attestation import Attestation
+from relayer.db import begin_immediate
 from relayer.errors import DariError
 from relayer.schema import attestations, operation_history, operations
 from relayer.transfer_state import Event, Kind, State, is_final, next_state
+
+_IN_CHUNK = 500  # ids per IN (...) list
 
 
 class UnknownOperation(DariError):
@@ -182,61 +186,53 @@ class OperationStore:
         return (await self.observe_many([op]))[0]
 
     async def observe_many(self, ops: Sequence[Operation]) -> list[bool]:
-        """`observe` for many operations in one database transaction; per operation, whether it was new
-        (or re-observed)."""
+        """`observe` for many operations in one database transaction, ending where observing them one by
+        one would end; per operation, whether it was new (or re-observed)."""
         if not ops:
             return []
         at = now_utc()
         async with self._engine.begin() as conn:
-            query = select(operations).where(operations.c.id.in_({op.id for op in ops}))
-            current = {row["id"]: row for row in (await conn.execute(query)).mappings()}
-            fresh: list[dict[str, Any]] = []
+            query = select(operations.c.id, operations.c.kind, operations.c.state, operations.c.source_block_hash)
+            query = query.where(operations.c.id.in_({op.id for op in ops}))
+            known = {row.id: (row.kind, row.state, row.source_block_hash) for row in await conn.execute(query)}
+            fresh: dict[str, dict[str, Any]] = {}
+            moved: dict[str, dict[str, Any]] = {}
             history: list[dict[str, Any]] = []
             results = []
             for op in ops:
-                row = current.get(op.id)
-                position = {
-                    "source_tx_hash": op.source.tx_hash, "source_block_number": op.source.block_number,
-                    "source_block_hash": op.source.block_hash, "source_log_index": op.source.log_index,
-                }  # fmt: skip
-                content = {
-                    "source_nonce": op.source_nonce, "dest_chain_id": op.dest_chain_id,
-                    "security_id": op.security_id, "token": op.token, "sender": op.sender, "recipient": op.recipient,
-                    "amount": None if op.amount is None else str(op.amount),
-                    "payload": json.dumps(op.payload, sort_keys=True),
-                }  # fmt: skip
-                if row is None:
-                    if any(f["id"] == op.id for f in fresh):
-                        results.append(False)  # the same event twice in one batch
-                        continue
-                    fresh.append({
+                values = _observed_values(op)
+                if op.id not in known:
+                    fresh[op.id] = {
                         "id": op.id, "kind": op.kind.value, "state": State.OBSERVED.value,
                         "source_chain_id": op.source.chain_id, "attempts": 0, "next_attempt_at": at,
                         "created_at": at, "updated_at": at, "decision": None, "reason": None, "reason_code": None,
                         "locked_until": None, "attestation": None, "dest_tx_hash": None, "last_error": None,
-                        "finalized_at": None, "completed_at": None, **position, **content,
-                    })  # fmt: skip
+                        "finalized_at": None, "completed_at": None, **values,
+                    }  # fmt: skip
+                    known[op.id] = (op.kind.value, State.OBSERVED.value, op.source.block_hash)
                     history.append(_history_row(op.id, None, State.OBSERVED, Event.REOBSERVED, "observed", at))
                     results.append(True)
                     continue
-                results.append(False)
-                if row["source_block_hash"] == op.source.block_hash:
+                kind, state, block_hash = known[op.id]
+                results.append(state == State.DROPPED.value and block_hash != op.source.block_hash)
+                if block_hash == op.source.block_hash or state not in (State.DROPPED.value, State.OBSERVED.value):
                     continue
-                state = State(row["state"])
-                if state == State.DROPPED:
-                    nxt = next_state(Kind(row["kind"]), state, Event.REOBSERVED)
-                    values = {"state": nxt.value, "updated_at": at, "next_attempt_at": at, **position, **content}
-                    await conn.execute(update(operations).where(operations.c.id == op.id).values(**values))
+                known[op.id] = (kind, State.OBSERVED.value, op.source.block_hash)
+                if op.id in fresh:  # seen at another position earlier in this batch: it moves there
+                    fresh[op.id].update(values)
+                    continue
+                changes = {"updated_at": at, **values}
+                if state == State.DROPPED.value:
+                    nxt = next_state(Kind(kind), State.DROPPED, Event.REOBSERVED)
+                    changes.update(state=nxt.value, next_attempt_at=at)
                     history.append(
-                        _history_row(op.id, state, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
+                        _history_row(op.id, State.DROPPED, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
                     )
-                    results[-1] = True
-                elif state == State.OBSERVED:
-                    await conn.execute(
-                        update(operations).where(operations.c.id == op.id).values(updated_at=at, **position, **content)
-                    )
+                moved[op.id] = {**moved.get(op.id, {}), **changes}
+            for operation_id, changes in moved.items():
+                await conn.execute(update(operations).where(operations.c.id == operation_id).values(**changes))
             if fresh:
-                await conn.execute(insert(operations), fresh)
+                await conn.execute(insert(operations), list(fresh.values()))
             if history:
                 await conn.execute(insert(operation_history), history)
         return results
@@ -264,38 +260,60 @@ class OperationStore:
 
     async def transition_many(self, moves: Sequence[Move]) -> list[bool]:
         """Applies each move to the operation in the state it was read in, all in one database transaction;
-        per move, whether it applied (False: the row had moved on, as `StaleState` in `transition`).
-        `IllegalTransition` before anything is written if a move is not in the state machine."""
+        per move, whether it applied (False: the row had moved on, as `StaleState` in `transition`; a
+        second move of the same operation in one call never applies). `IllegalTransition` before anything
+        is written if a move is not in the state machine.
+
+        The rows are locked first (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: the write lock), so the
+        states read are the states updated; the updates then go as one executemany per set of columns."""
         at = now_utc()
         planned = [(move, next_state(move.op.kind, move.op.state, move.event)) for move in moves]
         applied: list[bool] = []
         history: list[dict[str, Any]] = []
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         async with self._engine.begin() as conn:
+            current = await _lock_states(conn, [move.op.id for move in moves])
             for move, nxt in planned:
+                ok = current.pop(move.op.id, None) == move.op.state.value
+                applied.append(ok)
+                if not ok:
+                    continue
                 values = {"state": nxt.value, "updated_at": at, **_encode(move.fields)}
                 if nxt == State.FINALIZED and move.op.state == State.OBSERVED:
                     values["finalized_at"] = at
                 if nxt in (State.CONFIRMED, State.REFUNDED, State.DROPPED):
                     values["completed_at"] = at
-                result = await conn.execute(
-                    update(operations)
-                    .where(operations.c.id == move.op.id, operations.c.state == move.op.state.value)
-                    .values(**values)
+                groups[tuple(sorted(values))].append(
+                    {"b_id": move.op.id, "b_from": move.op.state.value, **{f"v_{k}": v for k, v in values.items()}}
                 )
-                applied.append(result.rowcount == 1)
-                if result.rowcount == 1:
-                    history.append(_history_row(move.op.id, move.op.state, nxt, move.event, move.detail, at))
+                history.append(_history_row(move.op.id, move.op.state, nxt, move.event, move.detail, at))
+            for columns, rows in groups.items():
+                await conn.execute(
+                    update(operations)
+                    .where(operations.c.id == bindparam("b_id"), operations.c.state == bindparam("b_from"))
+                    .values({c: bindparam(f"v_{c}") for c in columns}),
+                    rows,
+                )
             if history:
                 await conn.execute(insert(operation_history), history)
         return applied
 
     async def update_many(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """`update` for many operations in one database transaction."""
+        """`update` for many operations in one database transaction (one executemany per set of columns)."""
         at = now_utc()
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for operation_id, fields in updates:
+            values = {"updated_at": at, **_encode(fields)}
+            groups[tuple(sorted(values))].append({"b_id": operation_id, **{f"v_{k}": v for k, v in values.items()}})
+        if not groups:
+            return
         async with self._engine.begin() as conn:
-            for operation_id, fields in updates:
+            for columns, rows in groups.items():
                 await conn.execute(
-                    update(operations).where(operations.c.id == operation_id).values(updated_at=at, **_encode(fields))
+                    update(operations)
+                    .where(operations.c.id == bindparam("b_id"))
+                    .values({c: bindparam(f"v_{c}") for c in columns}),
+                    rows,
                 )
 
     async def update(self, operation_id: str, **fields: Any) -> None:
@@ -315,8 +333,10 @@ class OperationStore:
         now: datetime | None = None,
         dest_chain_id: int | None = None,
         source_chain_id: int | None = None,
+        tx_hashes: Iterable[str] | None = None,
     ) -> list[Operation]:
-        """Operations in ``states`` whose next attempt is due, oldest first."""
+        """Operations in ``states`` whose next attempt is due, oldest first (``tx_hashes``: only those
+        delivered by one of these transactions)."""
         query = (
             select(operations)
             .where(operations.c.state.in_([s.value for s in states]))
@@ -328,8 +348,18 @@ class OperationStore:
             query = query.where(operations.c.dest_chain_id == dest_chain_id)
         if source_chain_id is not None:
             query = query.where(operations.c.source_chain_id == source_chain_id)
+        if tx_hashes is not None:
+            query = query.where(operations.c.dest_tx_hash.in_(sorted(set(tx_hashes))))
         async with self._engine.connect() as conn:
             return [_row(r) for r in (await conn.execute(query)).mappings()]
+
+    async def tx_hashes(self, states: Iterable[State], *, dest_chain_id: int | None = None) -> set[str]:
+        """The delivering transactions of the operations in ``states`` (``dest_chain_id``: bound there)."""
+        query = select(operations.c.dest_tx_hash).distinct().where(operations.c.state.in_([s.value for s in states]))
+        if dest_chain_id is not None:
+            query = query.where(operations.c.dest_chain_id == dest_chain_id)
+        async with self._engine.connect() as conn:
+            return {h for h in (await conn.execute(query)).scalars() if h is not None}
 
     async def find(
         self, *, state: State | None = None, kind: Kind | None = None, limit: int = 100, offset: int = 0
@@ -427,6 +457,35 @@ class OperationStore:
         )
         async with self._engine.connect() as conn:
             return [r[0] for r in (await conn.execute(query)).all()]
+
+
+async def _lock_states(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, str]:
+    """The current state of each of ``ids``, locked for the rest of the transaction (PostgreSQL: the rows,
+    in id order; SQLite: the database's write lock, taken before reading)."""
+    if conn.dialect.name == "sqlite":
+        await begin_immediate(conn)
+    states: dict[str, str] = {}
+    wanted = sorted(set(ids))
+    for start in range(0, len(wanted), _IN_CHUNK):
+        query = (
+            select(operations.c.id, operations.c.state)
+            .where(operations.c.id.in_(wanted[start : start + _IN_CHUNK]))
+            .order_by(operations.c.id)
+            .with_for_update()
+        )
+        states.update((row.id, row.state) for row in await conn.execute(query))
+    return states
+
+
+def _observed_values(op: Operation) -> dict[str, Any]:
+    """The columns an observation sets: the event's position and the operation's content."""
+    return {
+        "source_tx_hash": op.source.tx_hash, "source_block_number": op.source.block_number,
+        "source_block_hash": op.source.block_hash, "source_log_index": op.source.log_index,
+        "source_nonce": op.source_nonce, "dest_chain_id": op.dest_chain_id, "security_id": op.security_id,
+        "token": op.token, "sender": op.sender, "recipient": op.recipient,
+        "amount": None if op.amount is None else str(op.amount), "payload": json.dumps(op.payload, sort_keys=True),
+    }  # fmt: skip
 
 
 def _history_row(

@@ -16,23 +16,24 @@ chain keeps that exactly once).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
-from web3.types import BlockIdentifier, Nonce
+from web3.exceptions import TransactionNotFound
+from web3.types import BlockIdentifier
 
 from attestations.attestation import Attestation
 from attestations.keys import recover_address
 from relayer.config import ChainConfig, Config
 from relayer.errors import DariError
+from relayer.evm.abi import Abi
 from relayer.evm.artifacts import Artifacts
-from relayer.evm.client import ChainClient, ContractReverted, RevertDecoder
+from relayer.evm.client import ChainClient, ContractReverted, RevertDecoder, RpcError, RpcUnavailable, View
 from relayer.finality import is_final
 from relayer.schema import submissions
 from relayer.store import Operation, as_utc, now_utc
@@ -40,6 +41,9 @@ from relayer.transfer_state import Kind, State
 
 GAS_HEADROOM = 1.25
 PRICE_BUMP = 1.15  # replacement transactions pay at least 10% more (node rule); 15% to be safe
+ESCROW_REFUNDED = 2  # BridgeEscrow.RequestStatus.Refunded
+GAS_PROBE = "eth_createAccessList"  # executes a call once and reports its gasUsed
+UNSUPPORTED = (-32601, -32602)  # JSON-RPC "method not found", "invalid params"
 
 
 class DeliveryRefused(DariError):
@@ -66,6 +70,23 @@ def final_block(head: int, confirmations: int) -> int | Literal["latest"]:
     return "latest" if confirmations == 0 else max(head - confirmations, 0)
 
 
+def _quantity(value: Any) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}")
+    return int(value, 16)
+
+
+def _receipt(tx_hash: str, raw: Any) -> Receipt:
+    """A receipt from an ``eth_getTransactionReceipt`` answer (None: not mined)."""
+    if raw is None:
+        return Receipt(tx_hash, mined=False, success=False)
+    if not isinstance(raw, dict) or not isinstance(raw.get("blockHash"), str):
+        raise RpcUnavailable("eth_getTransactionReceipt", f"not a receipt: {raw!r}")
+    return Receipt(
+        tx_hash, True, _quantity(raw.get("status")) == 1, _quantity(raw.get("blockNumber")), raw["blockHash"].lower()
+    )
+
+
 def purpose(op: Operation) -> str:
     if op.kind == Kind.BRIDGE_OUT:
         return "refund" if op.state in (State.REFUND_ATTESTED, State.REFUND_SUBMITTED) else "mint"
@@ -89,30 +110,48 @@ class ChainSubmitter:
         self.config, self.chain, self.client, self.signer, self._engine = config, chain, client, signer, engine
         self._decoder = RevertDecoder.from_artifacts(artifacts)
         c = chain.contracts
-        self.escrow = client.contract(artifacts.get("BridgeEscrow"), c["escrow"]) if "escrow" in c else None
-        self.gateway = client.contract(artifacts.get("BridgeGateway"), c["gateway"]) if "gateway" in c else None
-        self.holders = (
-            client.contract(artifacts.get("HolderRegistry"), c["holderRegistry"]) if "holderRegistry" in c else None
-        )
+        self.escrow, self.gateway, self.holders = c.get("escrow"), c.get("gateway"), c.get("holderRegistry")
+        self._escrow = Abi.of(artifacts.get("BridgeEscrow"))
+        self._gateway = Abi.of(artifacts.get("BridgeGateway"))
+        self._holders = Abi.of(artifacts.get("HolderRegistry"))
 
     # --- what is already done on chain -------------------------------------------------------
 
-    async def delivered(self, op: Operation, attestation: Attestation, block: BlockIdentifier = "latest") -> bool:
-        """Whether the chain's state at ``block`` shows ``op`` delivered (by us before a crash, or by anyone)."""
+    def _done_view(self, op: Operation) -> View:
+        """The read that tells whether ``op`` was delivered (see `_is_done`)."""
         kind = purpose(op)
         if kind == "mint" and self.gateway is not None:
-            fn = self.gateway.functions.isProcessed(op.source.chain_id, op.source_nonce)
-            return bool(await fn.call(block_identifier=block))
+            return View(self.gateway, self._gateway["isProcessed"], (op.source.chain_id, op.source_nonce))
         if kind == "release" and self.escrow is not None:
-            fn = self.escrow.functions.isReleased(op.source.chain_id, op.source_nonce)
-            return bool(await fn.call(block_identifier=block))
+            return View(self.escrow, self._escrow["isReleased"], (op.source.chain_id, op.source_nonce))
         if kind == "refund" and self.escrow is not None:
-            request = await self.escrow.functions.request(op.source_nonce).call(block_identifier=block)
-            return int(request[1]) == 2  # RequestStatus.Refunded
+            return View(self.escrow, self._escrow["request"], (op.source_nonce,))
         if kind in ("register", "revoke") and self.holders is not None:
-            entry = await self.holders.functions.holder(op.recipient).call(block_identifier=block)
-            return bytes(entry[7]) == attestation.digest
-        return False
+            return View(self.holders, self._holders["holder"], (op.recipient,))
+        raise DariError(f"chain {self.chain.chain_id} has no contract to {kind}")
+
+    @staticmethod
+    def _is_done(op: Operation, attestation: Attestation, answer: Any) -> bool:
+        kind = purpose(op)
+        if kind == "refund":
+            return int(answer[1]) == ESCROW_REFUNDED
+        if kind in ("register", "revoke"):
+            return bytes(answer[7]) == attestation.digest  # the holder's last applied statement
+        return bool(answer)
+
+    async def delivered(self, op: Operation, attestation: Attestation, block: BlockIdentifier = "latest") -> bool:
+        """Whether the chain's state at ``block`` shows ``op`` delivered (by us before a crash, or by anyone)."""
+        [done] = await self.delivered_many([(op, attestation)], block)
+        return done
+
+    async def delivered_many(
+        self, deliveries: Sequence[tuple[Operation, Attestation]], block: BlockIdentifier = "latest"
+    ) -> list[bool]:
+        """`delivered` for many operations, read in one JSON-RPC batch."""
+        if not deliveries:
+            return []
+        answers = await self.client.views([self._done_view(op) for op, _ in deliveries], block)
+        return [self._is_done(op, a, answer) for (op, a), answer in zip(deliveries, answers, strict=True)]
 
     async def head(self) -> int:
         return int(await self.client.w3.eth.block_number)
@@ -120,67 +159,99 @@ class ChainSubmitter:
     def final_block(self, head: int) -> int | Literal["latest"]:
         return final_block(head, self.chain.confirmations)
 
-    async def settled(self, receipt: Receipt, head: int) -> bool | None:
-        """Whether a mined ``receipt`` counts at ``head``: True when its block is canonical and
-        ``confirmations`` deep (at once with zero confirmations), None while shallower, False when its
-        block is no longer canonical."""
+    async def settled(self, receipts: Iterable[Receipt], head: int) -> dict[str, bool | None]:
+        """For each mined, successful receipt, whether it counts at ``head``: True when its block is
+        canonical and ``confirmations`` deep (at once with zero confirmations), None while shallower,
+        False when its block is no longer canonical. The blocks are read in one batch."""
+        mined = [r for r in receipts if r.mined and r.success]
         if self.chain.confirmations == 0:
-            return True
-        if receipt.block_number is None or receipt.block_hash is None:
-            return False
-        block = await self.client.rpc("eth_getBlockByNumber", [hex(receipt.block_number), False])
-        canonical = str(block["hash"]).lower() if isinstance(block, dict) else None
-        return is_final(receipt.block_number, receipt.block_hash, canonical, head, self.chain.confirmations)
+            return {r.tx_hash: True for r in mined}
+        numbers = sorted({r.block_number for r in mined if r.block_number is not None})
+        blocks = await self.client.batch_results([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+        canonical = {
+            n: str(b["hash"]).lower() if isinstance(b, dict) else None for n, b in zip(numbers, blocks, strict=True)
+        }
+        return {
+            r.tx_hash: False
+            if r.block_number is None or r.block_hash is None
+            else is_final(r.block_number, r.block_hash, canonical[r.block_number], head, self.chain.confirmations)
+            for r in mined
+        }
 
     # --- building and sending -------------------------------------------------------------------
 
-    def call_for(self, deliveries: Sequence[tuple[Operation, Attestation]]) -> Any:
-        """The contract call delivering ``deliveries`` (several only for mints: ``mintBatch``)."""
+    def call_for(self, deliveries: Sequence[tuple[Operation, Attestation]]) -> tuple[str, bytes]:
+        """The contract and calldata delivering ``deliveries`` (several only for mints: ``mintBatch``)."""
         op, attestation = deliveries[0]
         kind = purpose(op)
         if kind == "mint" and self.gateway is not None:
             if len(deliveries) == 1:
-                return self.gateway.functions.mint(attestation.statement.as_tuple(), ordered_signatures(attestation))
-            return self.gateway.functions.mintBatch(
+                return self.gateway, self._gateway["mint"].encode(
+                    attestation.statement.as_tuple(), ordered_signatures(attestation)
+                )
+            return self.gateway, self._gateway["mintBatch"].encode(
                 [a.statement.as_tuple() for _, a in deliveries], [ordered_signatures(a) for _, a in deliveries]
             )
         if kind == "release" and self.escrow is not None:
-            return self.escrow.functions.release(attestation.statement.as_tuple(), ordered_signatures(attestation))
+            return self.escrow, self._escrow["release"].encode(
+                attestation.statement.as_tuple(), ordered_signatures(attestation)
+            )
         if kind == "refund" and self.escrow is not None:
             reason = attestation.statement.as_tuple()[4]
-            return self.escrow.functions.refund(op.source_nonce, reason, ordered_signatures(attestation))
-        if kind == "register" and self.holders is not None:
-            return self.holders.functions.registerHolder(
-                attestation.statement.as_tuple(), ordered_signatures(attestation)
-            )
-        if kind == "revoke" and self.holders is not None:
-            return self.holders.functions.revokeHolder(
-                attestation.statement.as_tuple(), ordered_signatures(attestation)
-            )
+            return self.escrow, self._escrow["refund"].encode(op.source_nonce, reason, ordered_signatures(attestation))
+        if kind in ("register", "revoke") and self.holders is not None:
+            function = self._holders["registerHolder" if kind == "register" else "revokeHolder"]
+            return self.holders, function.encode(attestation.statement.as_tuple(), ordered_signatures(attestation))
         raise DariError(f"chain {self.chain.chain_id} has no contract to {kind}")
 
-    async def _gas_price(self, floor: int = 0) -> int:
-        if self.chain.confirmations == 0 and floor == 0:
-            price = int(await self.client.w3.eth.gas_price)
-        else:
-            price = max(int(int(await self.client.w3.eth.gas_price) * GAS_HEADROOM), floor)
+    async def _gas(self, request: dict[str, Any], probe: Any) -> int:
+        """The gas ``request`` uses, from the answer to `GAS_PROBE` (one execution), else from
+        ``eth_estimateGas`` (a binary search: ten times slower on a large batch) where the node cannot
+        probe or reports a revert without its data; `DeliveryRefused` when it reverts."""
+        if isinstance(probe, dict) and isinstance(probe.get("gasUsed"), str) and not probe.get("error"):
+            return _quantity(probe["gasUsed"])
+        if isinstance(probe, RpcError):
+            self._refuse(probe)
+            if probe.code not in UNSUPPORTED:
+                raise probe.unavailable()
+        [estimate] = await self.client.batch([("eth_estimateGas", [request])])
+        if isinstance(estimate, RpcError):
+            self._refuse(estimate)
+            raise estimate.unavailable()
+        return _quantity(estimate)
+
+    def _refuse(self, error: RpcError) -> None:
+        """`DeliveryRefused` if ``error`` reports a revert."""
+        reverted = self._decoder.revert(error)
+        if reverted is not None:
+            raise DeliveryRefused(reverted)
+
+    def _price(self, quoted: int, floor: int = 0) -> int:
+        """The gas price to pay for a node's ``quoted`` price: with headroom on a public chain, at least
+        ``floor`` (a replacement), at most the configured cap."""
+        price = quoted if self.chain.confirmations == 0 and floor == 0 else max(int(quoted * GAS_HEADROOM), floor)
         cap = int(self.config.relayer.max_gas_price_gwei * 10**9) if self.config.relayer else price
         return min(price, cap)
 
-    async def send(self, call: Any, operation_ids: list[str], kind: str) -> str:
-        """Estimates, signs, records and broadcasts; `DeliveryRefused` when the contract would revert."""
-        try:
-            gas = int(await call.estimate_gas({"from": self.signer.address}))
-        except ContractCustomError as exc:
-            raise DeliveryRefused(self._decoder.decode(str(exc.data))) from None
-        except ContractLogicError as exc:
-            raise DeliveryRefused(ContractReverted("Error", (str(exc),))) from None
-        nonce = int(await self.client.w3.eth.get_transaction_count(self.signer.address, "pending"))
-        price = await self._gas_price()
-        tx = await call.build_transaction(
-            {"from": self.signer.address, "nonce": Nonce(nonce), "gas": int(gas * GAS_HEADROOM) + 50_000,
-             "gasPrice": price, "chainId": self.chain.chain_id}
-        )  # fmt: skip
+    async def send(self, call: tuple[str, bytes], operation_ids: list[str], kind: str) -> str:
+        """Measures, signs, records and broadcasts ``call`` (contract, calldata); `DeliveryRefused` when
+        the contract would revert. The gas probe, the pending nonce and the gas price are read in one batch."""
+        to, data = call
+        request = {"from": self.signer.address, "to": to, "data": "0x" + data.hex()}
+        probe, pending, quoted = await self.client.batch([
+            (GAS_PROBE, [request, "pending"]), ("eth_getTransactionCount", [self.signer.address, "pending"]),
+            ("eth_gasPrice", []),
+        ])  # fmt: skip
+        for answer in (pending, quoted):
+            if isinstance(answer, RpcError):
+                raise answer.unavailable()
+        gas = await self._gas(request, probe)
+        nonce = _quantity(pending)
+        price = self._price(_quantity(quoted))
+        tx: dict[str, Any] = {
+            "to": to, "data": data, "nonce": nonce, "gas": int(gas * GAS_HEADROOM) + 50_000, "gasPrice": price,
+            "chainId": self.chain.chain_id, "value": 0,
+        }  # fmt: skip
         signed = self.signer.sign_transaction(tx)
         tx_hash = signed.hash.to_0x_hex()
         async with self._engine.begin() as conn:
@@ -191,17 +262,14 @@ class ChainSubmitter:
                     created_at=now_utc(),
                 )
             )  # fmt: skip
-        await self.client.w3.eth.send_raw_transaction(signed.raw_transaction)
+        await self.client.batch_results([("eth_sendRawTransaction", ["0x" + signed.raw_transaction.hex()])])
         return tx_hash
 
-    async def receipt(self, tx_hash: str) -> Receipt:
-        """Whether ``tx_hash`` is mined (in which block) and succeeded."""
-        try:
-            found = await self.client.w3.eth.get_transaction_receipt(HexBytes(tx_hash))
-        except TransactionNotFound:
-            return Receipt(tx_hash, mined=False, success=False)
-        block_hash = HexBytes(found["blockHash"]).to_0x_hex().lower()
-        return Receipt(tx_hash, True, found["status"] == 1, int(found["blockNumber"]), block_hash)
+    async def receipts(self, hashes: Iterable[str]) -> dict[str, Receipt]:
+        """Whether each of ``hashes`` is mined (in which block) and succeeded, read in one batch."""
+        ordered = sorted(set(hashes))
+        answers = await self.client.batch_results([("eth_getTransactionReceipt", [h]) for h in ordered])
+        return {h: _receipt(h, answer) for h, answer in zip(ordered, answers, strict=True)}
 
     async def pending(self, statuses: Sequence[str] = ("pending",)) -> list[dict[str, Any]]:
         """This chain's recorded submissions in ``statuses`` (by default the still pending ones)."""
@@ -219,43 +287,40 @@ class ChainSubmitter:
         """Resolves recorded submissions: pending ones that mined are marked mined (final at once with
         zero confirmations) or failed; ones the node no longer knows while the nonce was consumed are
         marked replaced; ones pending too long are re-priced (same nonce). Mined ones are checked again
-        until final (`_recheck`)."""
+        until final: if a reorg took the transaction away, the submission is pending again while the node
+        still holds it, else reorged (its operations are no longer in flight)."""
         rows = await self.pending(("pending", "mined"))
         if not rows:
             return
-        head = await self.head()
-        confirmed_nonce = int(await self.client.w3.eth.get_transaction_count(self.signer.address, "latest"))
+        head_answer, nonce_answer = await self.client.batch_results(
+            [("eth_blockNumber", []), ("eth_getTransactionCount", [self.signer.address, "latest"])]
+        )
+        head, confirmed_nonce = _quantity(head_answer), _quantity(nonce_answer)
+        receipts = await self.receipts(row["tx_hash"] for row in rows)
+        final = await self.settled(receipts.values(), head)
+        marks: dict[str, str] = {}
         for row in rows:
-            result = await self.receipt(row["tx_hash"])
-            if row["status"] == "mined":
-                await self._recheck(result, head)
-                continue
+            tx_hash = row["tx_hash"]
+            result = receipts[tx_hash]
             if result.mined:
-                final = result.success and await self.settled(result, head)
-                await self._mark(row["tx_hash"], ("final" if final else "mined") if result.success else "failed")
-                continue
-            if row["nonce"] < confirmed_nonce:
-                await self._mark(row["tx_hash"], "replaced")  # its nonce went to another transaction
-                continue
-            created = as_utc(row["created_at"])
-            if created is not None and (now_utc() - created).total_seconds() > stuck_after:
+                status = ("final" if final[tx_hash] else "mined") if result.success else "failed"
+                if status != row["status"]:
+                    marks[tx_hash] = status
+            elif row["status"] == "mined":  # a reorg took it away
+                marks[tx_hash] = "pending" if await self._known(tx_hash) else "reorged"
+            elif row["nonce"] < confirmed_nonce:
+                marks[tx_hash] = "replaced"  # its nonce went to another transaction
+            elif (now_utc() - (as_utc(row["created_at"]) or now_utc())).total_seconds() > stuck_after:
                 await self._replace(row)
+        await self._mark_many(marks)
 
-    async def _recheck(self, result: Receipt, head: int) -> None:
-        """A mined submission becomes final once deep enough; if a reorg took its transaction away, it
-        is pending again while the node still holds it, else reorged (its operations are not in flight)."""
-        if result.mined:
-            if not result.success:
-                await self._mark(result.tx_hash, "failed")  # re-included after a reorg, and reverted
-            elif await self.settled(result, head):
-                await self._mark(result.tx_hash, "final")
-            return
+    async def _known(self, tx_hash: str) -> bool:
+        """Whether the node still holds ``tx_hash`` (mined or in its pool)."""
         try:
-            await self.client.w3.eth.get_transaction(HexBytes(result.tx_hash))
+            await self.client.w3.eth.get_transaction(HexBytes(tx_hash))
         except TransactionNotFound:
-            await self._mark(result.tx_hash, "reorged")
-            return
-        await self._mark(result.tx_hash, "pending")
+            return False
+        return True
 
     async def _replace(self, row: dict[str, Any]) -> None:
         """Re-sends a stuck transaction with the same nonce and a higher gas price."""
@@ -264,7 +329,8 @@ class ChainSubmitter:
         except TransactionNotFound:
             await self._mark(row["tx_hash"], "replaced")  # dropped by the node: the operations retry
             return
-        price = await self._gas_price(floor=int(int(row["gas_price"]) * PRICE_BUMP) + 1)
+        quoted = int(await self.client.w3.eth.gas_price)
+        price = self._price(quoted, floor=int(int(row["gas_price"]) * PRICE_BUMP) + 1)
         tx: dict[str, Any] = {
             "to": original["to"], "data": original["input"], "gas": original["gas"], "value": original["value"],
             "nonce": original["nonce"], "gasPrice": price, "chainId": self.chain.chain_id,
@@ -284,5 +350,16 @@ class ChainSubmitter:
         await self.client.w3.eth.send_raw_transaction(signed.raw_transaction)
 
     async def _mark(self, tx_hash: str, status: str) -> None:
+        await self._mark_many({tx_hash: status})
+
+    async def _mark_many(self, statuses: dict[str, str]) -> None:
+        """Sets each submission's status (by transaction hash) in one database transaction."""
+        if not statuses:
+            return
         async with self._engine.begin() as conn:
-            await conn.execute(update(submissions).where(submissions.c.tx_hash == tx_hash).values(status=status))
+            await conn.execute(
+                update(submissions)
+                .where(submissions.c.tx_hash == bindparam("b_hash"))
+                .values(status=bindparam("b_status")),
+                [{"b_hash": h, "b_status": status} for h, status in statuses.items()],
+            )

@@ -30,17 +30,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from web3.exceptions import Web3Exception
-from web3.types import RPCEndpoint
 
 from relayer.config import ChainConfig
 from relayer.cursors import Cursor, CursorStore
-from relayer.errors import DariError
 from relayer.events import ChainEvent, LogRef, decode_log
-from relayer.evm.client import ChainClient
+from relayer.evm.client import ChainClient, RpcUnavailable
 from relayer.finality import Header, ReorgTooDeep, Span, fork_point, linked, next_span
 from relayer.finality import is_final as verdict
 from relayer.finality import window as default_window
@@ -50,16 +46,6 @@ __all__ = ["Poll", "ReorgTooDeep", "RpcUnavailable", "Watcher"]
 
 DEFAULT_MAX_RANGE = 2000
 HEADERS_PER_BATCH = 100
-
-
-class RpcUnavailable(DariError):
-    """A JSON-RPC request failed in a way a later retry may cure: no connection, a timeout, an HTTP
-    error status, an error answer (``code`` is its JSON-RPC error code) or a malformed answer."""
-
-    def __init__(self, method: str, detail: str, code: int | None = None) -> None:
-        self.method = method
-        self.code = code
-        super().__init__(f"{method}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -283,38 +269,11 @@ class Watcher:
 
     async def _batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """One JSON-RPC batch request; the results in call order. Any failure is `RpcUnavailable`."""
-        if not calls:
-            return []
-        what = calls[0][0] if len(calls) == 1 else f"batch of {len(calls)} ({calls[0][0]}, ...)"
-        try:
-            answer = await self._client.w3.provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, Web3Exception) as exc:
-            raise RpcUnavailable(what, f"{type(exc).__name__}: {exc}") from exc
-        if not isinstance(answer, list):
-            error = answer.get("error") if isinstance(answer, dict) else None
-            raise RpcUnavailable(what, f"batch refused: {error or answer}", _error_code(error))
-        if len(answer) != len(calls):
-            raise RpcUnavailable(what, f"{len(answer)} answers to {len(calls)} requests")
-        results: list[Any] = []
-        for (method, _), response in zip(calls, answer, strict=True):
-            error = response.get("error")
-            if error is not None:
-                raise RpcUnavailable(
-                    method,
-                    str(error.get("message", error)) if isinstance(error, dict) else str(error),
-                    _error_code(error),
-                )
-            results.append(response.get("result"))
-        return results
+        return await self._client.batch_results(calls)
 
 
 def _get_header(number: int) -> tuple[str, list[Any]]:
     return ("eth_getBlockByNumber", [hex(number), False])
-
-
-def _error_code(error: object) -> int | None:
-    code = error.get("code") if isinstance(error, dict) else None
-    return code if isinstance(code, int) else None
 
 
 def _quantity(method: str, value: object) -> int:

@@ -1,7 +1,8 @@
 """The attestor (`dari attestor`, SPEC section 4): real attestor processes, each reading a real devnet
 through its own RPC connections, sign only what the chain shows and is final; a forged statement gets a
 refusal or "not final", never a signature; the journal keeps transfer and refund of one bridge-out
-mutually exclusive across restarts; `gather` verifies each signature before counting it.
+mutually exclusive across restarts; `gather` verifies each signature before counting it; a batch
+(``/v1/sign-batch``, `gather_many`) answers each of its requests as ``/v1/sign`` would.
 
 The devnet's own attestors keep running; the processes under test use a copy of its config with their own
 ports and journals, and the relayer is not started (nothing else acts on the test's bridge-outs)."""
@@ -45,9 +46,9 @@ from attestations.trust import TrustList
 from attestations.verify import verify
 from relayer.attestor import AttestationRefused, BadRequest, NotFinal, NotYetAttested, Refused
 from relayer.attestor.checks import Checker, PublicChain, Topology
-from relayer.attestor.client import gather, sign_request
+from relayer.attestor.client import check_signature, gather, gather_many, sign_request
 from relayer.attestor.journal import Journal, JournalEntry
-from relayer.attestor.service import parse_sign_request
+from relayer.attestor.service import MAX_BATCH, MAX_BATCH_BYTES, parse_sign_request
 from relayer.config import AttestorConfig, Config, load_config
 from relayer.devnet import control
 from relayer.devnet.anvil import free_port
@@ -546,6 +547,90 @@ async def test_gather_reaches_the_threshold_with_one_attestor_down_not_two(env: 
             if attestor_id not in env.attestors.procs:
                 env.attestors.spawn(attestor_id)
         await env.attestors.wait_healthy("att-2", "att-3")
+
+
+# --- batches against the devnet ----------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_a_batch_answers_each_request_in_order_as_sign_would(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """One ``/v1/sign-batch``: the real transfer is signed (a signature that verifies), a forged amount refused,
+    a malformed item 400, an unknown nonce not final, and the refund of the transfer signed earlier in the same
+    batch a journal conflict, which the journal keeps for later requests."""
+    event = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 7)
+    transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    requests = [
+        sign_request(transfer, domain),
+        sign_request(replace(transfer, amount=700), domain),
+        {**sign_request(transfer, domain), "kind": "Nonsense"},
+        sign_request(replace(transfer, source_nonce=10**9), domain),
+        sign_request(refund_of(event), env.escrow_domain),
+    ]
+    status, body = await post(env.attestors.url("att-1") + "/v1/sign-batch", {"requests": requests})
+    assert status == 200, body
+    answers = body["answers"]
+    assert [a["status"] for a in answers] == [200, 409, 400, 425, 409]
+    assert [answers[i]["body"]["reason"] for i in (1, 3, 4)] == ["amount-mismatch", "not-found", "journal-conflict"]
+    assert answers[2]["body"]["error"] == "malformed"
+    signature = check_signature(env.attestors.entry("att-1"), transfer.digest(domain), answers[0]["body"])
+    assert signature.attestor == "att-1"
+    status, single = await ask(env, "att-1", refund_of(event), env.escrow_domain)
+    assert (status, single["reason"]) == (409, "journal-conflict")
+
+
+@pytest.mark.integration
+async def test_a_body_that_is_not_a_batch_is_refused_whole(env: Env) -> None:
+    """Not an object of exactly ``requests``, or 0 or more than `MAX_BATCH` of them: 400; too long: 413."""
+    url = env.attestors.url("att-2") + "/v1/sign-batch"
+    good = sign_request(
+        eligibility_of(env, "Alice Carter", "ethereum", int(time.time())), holders_domain(env, "ethereum")
+    )
+    bodies: list[bytes | dict[str, Any]] = [
+        b"not json", json.dumps([good]).encode(), {"requests": good}, {"requests": []},
+        {"requests": [good] * (MAX_BATCH + 1)},
+    ]  # fmt: skip
+    for bad in bodies:
+        status, answer = await post(url, bad)
+        assert (status, answer["error"]) == (400, "malformed"), bad
+    status, answer = await post(url, b'{"requests": [' + b" " * MAX_BATCH_BYTES + b"]}")
+    assert (status, answer["error"]) == (413, "too-large")
+    status, answer = await post(url, {"requests": [good]})
+    assert (status, [a["status"] for a in answer["answers"]]) == (200, [200])
+
+
+@pytest.mark.integration
+async def test_gather_many_decides_each_statement(env: Env, registry: ChainClient, artifacts: Artifacts) -> None:
+    """Per statement: ``threshold`` signatures by increasing signer address that verify as an attestation, a
+    refusal, or not yet attested (not final; or, for all of them, too few attestors running)."""
+    event = await bridge_out(env, registry, artifacts, "Lena Fischer", "ethereum", 6)
+    transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    requests = [
+        (transfer, domain),
+        (replace(transfer, amount=60), domain),
+        (replace(transfer, source_nonce=10**9), domain),
+    ]
+    threshold = env.config.trust.threshold
+    async with aiohttp.ClientSession() as session:
+        signed, refused, unknown = await gather_many(requests, env.config.attestors, threshold, session=session)
+        assert isinstance(signed, list) and len(signed) == threshold
+        addresses = [int(env.attestors.entry(s.attestor).address, 16) for s in signed]
+        assert addresses == sorted(addresses)
+        attestation = Attestation(transfer, domain, tuple(signed))
+        assert verify(attestation.to_json(), env.trust(), domain=domain, kind=TransferAuthorization) == transfer
+        assert isinstance(refused, AttestationRefused) and refused.reason.startswith("amount-mismatch")
+        assert isinstance(unknown, NotYetAttested)
+        try:
+            env.attestors.stop("att-2")
+            env.attestors.stop("att-3")
+            outcomes = await gather_many(requests, env.config.attestors, 2, session=session, timeout=3)
+            assert all(isinstance(o, NotYetAttested) for o in outcomes), outcomes
+        finally:
+            for attestor_id in ("att-2", "att-3"):
+                if attestor_id not in env.attestors.procs:
+                    env.attestors.spawn(attestor_id)
+            await env.attestors.wait_healthy("att-2", "att-3")
 
 
 # --- without a devnet --------------------------------------------------------------------------------------------

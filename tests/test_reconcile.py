@@ -254,11 +254,13 @@ class FakeChains:
         return f"0x{number:064x}" if number <= self.heads[chain_id] else None
 
     async def logs(
-        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+        self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:
         def matches(log: dict[str, Any]) -> bool:
             wanted = zip(topics, log["topics"], strict=False)
-            return log["address"] == address.lower() and all(t is None or t == got for t, got in wanted)
+            return log["address"] == address.lower() and all(
+                t is None or (got == t if isinstance(t, str) else got in t) for t, got in wanted
+            )
 
         return [g for g in self._logs.get(chain_id, []) if matches(g) and int(g["blockNumber"], 16) <= to_block]
 

@@ -42,7 +42,7 @@ from attestations.kinds import (
     Statement,
     TransferAuthorization,
 )
-from relayer.attestor import NotFinal, Refused
+from relayer.attestor import ChainUnavailable, NotFinal, Refused
 from relayer.config import Config
 from relayer.errors import ConfigError
 from relayer.events import (
@@ -89,9 +89,10 @@ class ChainView(Protocol):
         ...
 
     async def logs(
-        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+        self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:
-        """Raw ``eth_getLogs`` entries of ``address`` matching ``topics`` from genesis to ``to_block``."""
+        """Raw ``eth_getLogs`` entries of ``address`` matching ``topics`` (a list at a position: any of
+        them) from genesis to ``to_block``."""
         ...
 
     async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
@@ -206,6 +207,23 @@ class Checker:
         self.view = view
         self.recognizer = recognizer
         self._security_ids: dict[tuple[int, str], bytes] = {}  # immutable in the contracts
+        self._bridge_outs: dict[int, tuple[list[BridgeOut], int]] = {}  # nonce -> (events, head), see `prefetch`
+
+    async def prefetch(self, statements: Sequence[Statement]) -> None:
+        """Reads the bridge-outs that the transfers and refunds among ``statements`` are about with one
+        ``eth_getLogs`` (their checks then read none each). Use on a Checker made for one batch; a failed
+        read leaves each check to read its own."""
+        nonces = {s.source_nonce for s in statements if isinstance(s, TransferAuthorization)}
+        nonces |= {s.nonce for s in statements if isinstance(s, RefundAuthorization)}
+        if len(nonces) < 2:
+            return
+        topo = self.topology
+        topics = [BRIDGE_OUT, [_uint_topic(n) for n in sorted(nonces)]]
+        try:
+            events, head = await self._events(topo.registry_chain_id, topo.escrow, topics, BridgeOut)
+        except (ChainUnavailable, Refused):
+            return
+        self._bridge_outs = {n: ([e for e in events if e.nonce == n], head) for n in nonces}
 
     async def check(
         self, statement: Statement, domain: Domain, now: int, blocks: Mapping[int, int] | None = None
@@ -426,13 +444,17 @@ class Checker:
 
     async def _bridge_out(self, nonce: int) -> BridgeOut:
         topo = self.topology
+        what = f"bridge-out {nonce}"
+        if nonce in self._bridge_outs:
+            events, head = self._bridge_outs[nonce]
+            return await self._only_final(topo.registry_chain_id, topo.registry_confirmations, events, head, what)
         return await self._final_event(
             topo.registry_chain_id, topo.registry_confirmations, topo.escrow, [BRIDGE_OUT, _uint_topic(nonce)],
-            BridgeOut, f"bridge-out {nonce}",
+            BridgeOut, what,
         )  # fmt: skip
 
     async def _events(
-        self, chain_id: int, address: str, topics: Sequence[str | None], kind: type[E]
+        self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], kind: type[E]
     ) -> tuple[list[E], int]:
         """The decoded, not-removed events of ``kind`` matching ``topics``, oldest first, and the head."""
         head = await self.view.head(chain_id)
@@ -453,6 +475,10 @@ class Checker:
         self, chain_id: int, confirmations: int, address: str, topics: Sequence[str | None], kind: type[E], what: str
     ) -> E:
         events, head = await self._events(chain_id, address, topics, kind)
+        return await self._only_final(chain_id, confirmations, events, head, what)
+
+    async def _only_final(self, chain_id: int, confirmations: int, events: list[E], head: int, what: str) -> E:
+        """The one event of ``events``, final at ``head``; `NotFinal` or `Refused` otherwise."""
         if not events:
             raise NotFinal("not-found", f"{what} not found (yet) up to block {head}")
         if len(events) > 1:

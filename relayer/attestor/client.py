@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -65,10 +66,20 @@ def check_signature(attestor: AttestorConfig, digest: bytes, payload: Any) -> At
     signature = AttestorSignature.from_json({k: payload[k] for k in ("attestor", "ed25519", "secp256k1")})
     if signature.attestor != attestor.id:
         raise AttestationError(f"answer names attestor {signature.attestor!r}")
-    Ed25519Verifier.from_hex(attestor.ed25519).verify(digest, signature.ed25519)
-    if recover_address(digest, signature.secp256k1) != to_checksum_address(attestor.address):
+    _verifier(attestor.ed25519).verify(digest, signature.ed25519)
+    if recover_address(digest, signature.secp256k1) != _checksummed(attestor.address):
         raise AttestationError(f"secp256k1 signature is not by {attestor.address}")
     return signature
+
+
+@functools.cache
+def _verifier(public_key: str) -> Ed25519Verifier:
+    return Ed25519Verifier.from_hex(public_key)
+
+
+@functools.cache
+def _checksummed(address: str) -> str:
+    return to_checksum_address(address)
 
 
 def _reason(payload: Any, status: int) -> str:
@@ -117,22 +128,18 @@ async def ask(
 
 
 async def ask_batch(
-    session: aiohttp.ClientSession, attestor: AttestorConfig, bodies: list[dict[str, Any]], digests: list[bytes],
-    timeout: float,
-) -> list[Answer]:  # fmt: skip
-    """One attestor's answers to a batch (``POST /v1/sign-batch``), one per body; never raises."""
+    session: aiohttp.ClientSession, attestor: AttestorConfig, bodies: list[dict[str, Any]], timeout: float
+) -> list[tuple[int, Any]] | str:
+    """One attestor's answers to a batch (``POST /v1/sign-batch``): per body the status and JSON body
+    `/v1/sign` would have answered, or why there are none. Never raises; signatures are not checked yet."""
     answered = await _post(session, attestor.url.rstrip("/") + "/v1/sign-batch", {"requests": bodies}, timeout)
     if isinstance(answered, str):
-        return [Answer(attestor.id, Outcome.PENDING, answered)] * len(bodies)
+        return answered
     status, payload = answered
     items = payload.get("answers") if status == 200 and isinstance(payload, dict) else None
     if not isinstance(items, list) or len(items) != len(bodies) or not all(isinstance(i, dict) for i in items):
-        reason = _reason(payload, status) if status != 200 else "batch answer is not one answer per request"
-        return [Answer(attestor.id, Outcome.PENDING, reason)] * len(bodies)
-    return [
-        _answer(attestor, item.get("status") if isinstance(item.get("status"), int) else 0, item.get("body"), digest)
-        for item, digest in zip(items, digests, strict=True)
-    ]
+        return _reason(payload, status) if status != 200 else "batch answer is not one answer per request"
+    return [(i["status"] if isinstance(i.get("status"), int) else 0, i.get("body")) for i in items]
 
 
 class _Tally:
@@ -220,7 +227,8 @@ async def gather_many(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> list[list[AttestorSignature] | AttestationRefused | NotYetAttested]:
     """`gather` for many statements, one batch request per attestor; per statement, its signatures or why
-    there are none. Returns once every statement is decided or every attestor answered."""
+    there are none. Returns once every statement is decided or every attestor answered; a signature is
+    verified only while its statement is undecided."""
     distinct = _distinct(attestors, threshold)
     if not requests:
         return []
@@ -228,11 +236,21 @@ async def gather_many(
     bodies = [sign_request(statement, domain) for statement, domain in requests]
     tallies = [_Tally(distinct, threshold) for _ in requests]
     outcomes: list[list[AttestorSignature] | AttestationRefused | None] = [None] * len(requests)
-    tasks = [asyncio.create_task(ask_batch(session, a, bodies, digests, timeout)) for a in distinct]
+
+    async def ask(attestor: AttestorConfig) -> tuple[AttestorConfig, list[tuple[int, Any]] | str]:
+        return attestor, await ask_batch(session, attestor, bodies, timeout)
+
+    tasks = [asyncio.create_task(ask(a)) for a in distinct]
     try:
         for next_batch in asyncio.as_completed(tasks):
-            for i, answer in enumerate(await next_batch):
-                if outcomes[i] is None:
+            attestor, answers = await next_batch
+            for i, outcome in enumerate(outcomes):
+                if outcome is None:
+                    answer = (
+                        Answer(attestor.id, Outcome.PENDING, answers)
+                        if isinstance(answers, str)
+                        else _answer(attestor, *answers[i], digests[i])
+                    )
                     outcomes[i] = tallies[i].add(answer)
             if all(o is not None for o in outcomes):
                 break

@@ -33,9 +33,9 @@ class MemoView:
         return None if found is None else str(found)
 
     async def logs(
-        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
+        self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:
-        key = ("logs", chain_id, address.lower(), tuple(topics), to_block)
+        key = ("logs", chain_id, address.lower(), repr(topics), to_block)
         return list(await self._once(key, lambda: self.view.logs(chain_id, address, topics, to_block)))
 
     async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:

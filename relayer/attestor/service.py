@@ -25,26 +25,15 @@ import asyncio
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import structlog
 from aiohttp import web
-from eth_abi.abi import decode as abi_decode
-from eth_abi.abi import encode as abi_encode
-from eth_utils.abi import function_abi_to_4byte_selector
 from eth_utils.address import is_address, to_checksum_address
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_none,
-    wait_random_exponential,
-)
 
 from adapters.recognition import recognize
 from attestations.eip712 import Domain
@@ -55,6 +44,7 @@ from relayer.attestor import AttestorError, BadRequest, ChainUnavailable, NotFin
 from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Claim, Recognizer, Topology
 from relayer.attestor.journal import Journal, JournalEntry
 from relayer.attestor.memo import MemoView
+from relayer.attestor.rpc import RpcChainView
 from relayer.compliance import load_adapters, to_security
 from relayer.config import AttestorConfig, Config
 from relayer.errors import ConfigError, SecretError
@@ -65,9 +55,6 @@ MAX_BATCH = 256  # sign requests in one batch
 MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
 MAX_CONTEXT_CHAINS = 64
 _CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
-RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
-RPC_ATTEMPTS = 3  # per chain read, on transient faults only
-RPC_BUDGET = 8.0  # seconds all attempts of one chain read may take
 
 log = structlog.get_logger("dari.attestor")
 
@@ -165,161 +152,6 @@ def _parse_request(raw: Any) -> SignRequest:
     return SignRequest(statement, domain, _parse_blocks(raw["context"]) if "context" in raw else None)
 
 
-# --- the chain, through the attestor's own RPC connections ------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _View:
-    selector: bytes
-    inputs: list[str]
-    outputs: list[str]
-
-
-def _abi_type(item: Mapping[str, Any]) -> str:
-    kind = str(item["type"])
-    if kind.startswith("tuple"):
-        return "(" + ",".join(_abi_type(c) for c in item["components"]) + ")" + kind[len("tuple") :]
-    return kind
-
-
-def _is_revert(error: Any) -> bool:
-    if not isinstance(error, dict):
-        return False
-    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
-
-
-class RpcChainView:
-    """`ChainView` over plain JSON-RPC (one aiohttp session, the attestor's own URLs). Transient faults
-    are retried a few times (jittered, capped in attempts and time), then surface as `ChainUnavailable`;
-    a reverting view or a missing contract is `Refused` (``view-failed``)."""
-
-    def __init__(
-        self, urls: Mapping[int, str], artifacts: Artifacts, *, timeout: float = RPC_TIMEOUT, retry_wait: bool = True
-    ) -> None:
-        self._urls = dict(urls)
-        self._artifacts = artifacts
-        self._timeout = timeout
-        self._retry_wait = retry_wait
-        self._session: aiohttp.ClientSession | None = None
-        self._views: dict[tuple[str, str, int], _View] = {}
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
-
-    async def _once(self, chain_id: int, method: str, params: list[Any]) -> Any:
-        url = self._urls.get(chain_id)
-        if url is None:
-            raise Refused("unknown-chain", f"chain {chain_id} is not configured")
-        payload = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
-        try:
-            async with self._client().post(url, json=payload) as response:
-                if response.status != 200:
-                    raise ChainUnavailable(f"{method} on chain {chain_id}: HTTP {response.status}")
-                body = await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ChainUnavailable(f"{method} on chain {chain_id}: {type(exc).__name__} {exc}") from None
-        if not isinstance(body, dict):
-            raise ChainUnavailable(f"{method} on chain {chain_id}: not a JSON-RPC answer")
-        if "error" in body:
-            if method == "eth_call" and _is_revert(body["error"]):
-                raise Refused("view-failed", f"a view on chain {chain_id} reverted: {body['error']}")
-            raise ChainUnavailable(f"{method} on chain {chain_id}: {body['error']}")
-        return body.get("result")
-
-    async def _rpc(self, chain_id: int, method: str, params: list[Any]) -> Any:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(RPC_ATTEMPTS) | stop_after_delay(RPC_BUDGET),
-            wait=wait_random_exponential(multiplier=0.1, max=1.0) if self._retry_wait else wait_none(),
-            retry=retry_if_exception_type(ChainUnavailable),
-            reraise=True,
-        )
-        async for attempt in retrying:
-            with attempt:
-                return await self._once(chain_id, method, params)
-        raise ChainUnavailable(f"{method} on chain {chain_id}: no attempt made")  # pragma: no cover
-
-    async def head(self, chain_id: int) -> int:
-        result = await self._rpc(chain_id, "eth_blockNumber", [])
-        try:
-            return int(str(result), 16)
-        except ValueError:
-            raise ChainUnavailable(f"eth_blockNumber on chain {chain_id}: bad answer {result!r}") from None
-
-    async def block_hash(self, chain_id: int, number: int) -> str | None:
-        block = await self._rpc(chain_id, "eth_getBlockByNumber", [hex(number), False])
-        if block is None:
-            return None
-        if not isinstance(block, dict) or not isinstance(block.get("hash"), str):
-            raise ChainUnavailable(f"eth_getBlockByNumber on chain {chain_id}: bad answer")
-        return str(block["hash"]).lower()
-
-    async def logs(
-        self, chain_id: int, address: str, topics: Sequence[str | None], to_block: int
-    ) -> list[Mapping[str, Any]]:
-        query = {"address": address, "topics": list(topics), "fromBlock": "0x0", "toBlock": hex(to_block)}
-        result = await self._rpc(chain_id, "eth_getLogs", [query])
-        if not isinstance(result, list) or not all(isinstance(entry, dict) for entry in result):
-            raise ChainUnavailable(f"eth_getLogs on chain {chain_id}: bad answer")
-        return result
-
-    def _view(self, contract: str, function: str, arity: int) -> _View:
-        key = (contract, function, arity)
-        view = self._views.get(key)
-        if view is None:
-            entry = next(
-                (
-                    e
-                    for e in self._artifacts.get(contract).abi
-                    if e.get("type") == "function" and e.get("name") == function and len(e["inputs"]) == arity
-                ),
-                None,
-            )
-            if entry is None:
-                raise ConfigError("artifacts", [f"{contract} has no function {function} of {arity} arguments"])
-            view = _View(
-                function_abi_to_4byte_selector(entry),  # type: ignore[arg-type]
-                [_abi_type(i) for i in entry["inputs"]],
-                [_abi_type(o) for o in entry["outputs"]],
-            )
-            self._views[key] = view
-        return view
-
-    async def call(self, chain_id: int, contract: str, address: str, function: str, *args: Any) -> Any:
-        return await self._call(chain_id, "latest", contract, address, function, args)
-
-    async def call_at(self, chain_id: int, block: int, contract: str, address: str, function: str, *args: Any) -> Any:
-        """`call` in the state of ``block`` (reconciliation at finalized blocks)."""
-        return await self._call(chain_id, hex(block), contract, address, function, args)
-
-    async def _call(
-        self, chain_id: int, block: str, contract: str, address: str, function: str, args: tuple[Any, ...]
-    ) -> Any:
-        view = self._view(contract, function, len(args))
-        data = "0x" + (view.selector + abi_encode(view.inputs, list(args))).hex()
-        result = await self._rpc(chain_id, "eth_call", [{"to": address, "data": data}, block])
-        try:
-            raw = bytes.fromhex(str(result)[2:])
-        except ValueError:
-            raise ChainUnavailable(f"eth_call on chain {chain_id}: bad answer") from None
-        if not raw and view.outputs:
-            raise Refused("view-failed", f"no {contract} at {address} on chain {chain_id}")
-        try:
-            values = abi_decode(view.outputs, raw)
-        except Exception as exc:  # eth-abi raises several unrelated error types on short or junk data
-            raise Refused("view-failed", f"{contract}.{function} at {address}: undecodable answer ({exc})") from None
-        values = tuple(
-            to_checksum_address(v) if t == "address" else v for t, v in zip(view.outputs, values, strict=True)
-        )
-        return values[0] if len(values) == 1 else values
-
-
 # --- the attestor ------------------------------------------------------------------------------------------
 
 
@@ -371,6 +203,7 @@ class Attestor:
         records every passing statement in one transaction; per request, the answer or its error."""
         checker = Checker(self.checker.topology, MemoView(self.checker.view), self.checker.recognizer)
         now = int(self.clock())
+        await checker.prefetch([r.statement for r in requests])
 
         async def check(request: SignRequest) -> Claim | AttestorError:
             try:
@@ -399,15 +232,17 @@ class Attestor:
                 "chain_id": request.domain.chain_id,
             }
             if isinstance(outcome, AttestorError):
-                log.info("not signed", error=type(outcome).__name__, detail=str(outcome), **context)
+                log.debug("not signed", error=type(outcome).__name__, detail=str(outcome), **context)
                 answers.append(outcome)
                 continue
             signature = self.key.sign(digest)
-            log.info("signed", source_chain_id=outcome.source_chain_id, nonce=outcome.nonce, **context)
+            log.debug("signed", source_chain_id=outcome.source_chain_id, nonce=outcome.nonce, **context)
             answers.append({
                 "attestor": signature.attestor, "digest": "0x" + digest.hex(),
                 "ed25519": "0x" + signature.ed25519.hex(), "secp256k1": "0x" + signature.secp256k1.hex(),
             })  # fmt: skip
+        refused = Counter(type(a).__name__ for a in answers if isinstance(a, AttestorError))
+        log.info("batch signed", requests=len(requests), signed=len(requests) - refused.total(), **refused)
         return answers
 
     async def close(self) -> None:

@@ -227,16 +227,21 @@ class _Bench:
         return RelayRun(timings, rss, time_in_states(histories.values()))
 
     async def _inject(self, account: LocalAccount, escrow: str, call: bytes, transfers: int) -> None:
-        """``transfers`` bridge-outs in blocks of `INJECT_BLOCK`, signed and sent as fast as the node takes them."""
+        """``transfers`` bridge-outs in blocks of `INJECT_BLOCK`, signed beforehand and sent as fast as the
+        node takes them."""
         chain_id = self.manifest.registry.chain_id
         first = await self.registry.nonce(account.address, "pending")
+        transactions: list[dict[str, Any]] = [
+            {"to": escrow, "data": call, "gas": 400_000, "gasPrice": 0, "nonce": first + i, "chainId": chain_id,
+             "value": 0}
+            for i in range(transfers)
+        ]  # fmt: skip
+        signed = [account.sign_transaction(tx).raw_transaction for tx in transactions]
         await self.registry.call("evm_setAutomine", False)
         try:
             for start in range(0, transfers, INJECT_BLOCK):
-                for nonce in range(first + start, first + min(start + INJECT_BLOCK, transfers)):
-                    tx: dict[str, Any] = {"to": escrow, "data": call, "gas": 400_000, "gasPrice": 0, "nonce": nonce,
-                          "chainId": chain_id, "value": 0}  # fmt: skip
-                    await self.registry.send_raw(account.sign_transaction(tx).raw_transaction)
+                for raw in signed[start : start + INJECT_BLOCK]:
+                    await self.registry.send_raw(raw)
                 await self.registry.call("evm_mine")
                 self.progress(f"sent {min(start + INJECT_BLOCK, transfers)}/{transfers} bridge-outs")
         finally:
@@ -261,7 +266,8 @@ class _Bench:
         self.progress(f"replaying {len(calls)} mints with the raw loop")
         sender: LocalAccount = Account.from_key(self.config.relayer.signer.read() if self.config.relayer else "")
         gateway = self.public.contracts["gateway"]
-        result = await send_mints(self.chain, self.public.chain_id, gateway, calls, sender)
+        confirmations = self.config.chain(self.public.chain_id).confirmations
+        result = await send_mints(self.chain, self.public.chain_id, gateway, calls, sender, confirmations)
         logs = await self.chain.call("eth_getLogs", {"address": gateway, "fromBlock": "0x0", "toBlock": "latest"})
         topic = Web3.keccak(text=self._minted_signature()).to_0x_hex()
         if sum(1 for log in logs if log["topics"][0] == topic) < result.transfers:

@@ -1,5 +1,6 @@
 """The raw baseline: the relayer's own mints replayed by a minimal loop — sign each mint as its own
-transaction, send it, and wait until the last one is mined. No relayer, no database, no batching."""
+transaction, send it, and wait until the last one is final (mined and ``confirmations`` deep, as the
+relayer counts a mint confirmed). No relayer, no database, no batching."""
 
 from __future__ import annotations
 
@@ -26,9 +27,11 @@ class RawRun:
         return self.transfers / self.seconds
 
 
-async def send_mints(rpc: Rpc, chain_id: int, gateway: str, calls: Sequence[bytes], sender: LocalAccount) -> RawRun:
+async def send_mints(
+    rpc: Rpc, chain_id: int, gateway: str, calls: Sequence[bytes], sender: LocalAccount, confirmations: int
+) -> RawRun:
     """Sends one ``gateway`` transaction per calldata in ``calls``, in nonce order, then waits until
-    all are mined; timed from the first signature to the last inclusion."""
+    all are mined and the last is ``confirmations`` deep; timed from the first signature to then."""
     price = int(await rpc.call("eth_gasPrice"), 16) * 2
     first = await rpc.nonce(sender.address, "pending")
     hashes = []
@@ -38,4 +41,7 @@ async def send_mints(rpc: Rpc, chain_id: int, gateway: str, calls: Sequence[byte
               "chainId": chain_id, "value": 0}  # fmt: skip
         hashes.append(await rpc.send_raw(sender.sign_transaction(tx).raw_transaction))
     finished = await rpc.wait_nonce(sender.address, first + len(calls), timeout=60 + len(calls) / 10)
+    if confirmations and hashes:
+        last = await rpc.call("eth_getTransactionReceipt", hashes[-1])
+        finished = await rpc.wait_block(int(last["blockNumber"], 16) + confirmations, timeout=60 + confirmations * 5)
     return RawRun(len(calls), finished - started, hashes)

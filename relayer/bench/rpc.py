@@ -38,6 +38,15 @@ class Rpc:
     async def nonce(self, address: str, block: str = "latest") -> int:
         return int(await self.call("eth_getTransactionCount", address, block), 16)
 
+    async def wait_block(self, number: int, timeout: float) -> float:
+        """Polls until the head reaches block ``number``; returns the perf_counter time it did."""
+        deadline = time.perf_counter() + timeout
+        while int(await self.call("eth_blockNumber"), 16) < number:
+            if time.perf_counter() > deadline:
+                raise DariError(f"{self.url}: block {number} not reached after {timeout} s")
+            await asyncio.sleep(0.02)
+        return time.perf_counter()
+
     async def wait_nonce(self, address: str, target: int, timeout: float) -> float:
         """Polls until ``address``'s mined nonce reaches ``target``; returns the perf_counter time it did."""
         deadline = time.perf_counter() + timeout

@@ -33,6 +33,7 @@ from relayer.errors import DevnetError, DevnetRunning
 
 START_ATTEMPTS = 3
 DAEMON_START_TIMEOUT = 30.0
+DEVNET_BATCH_SIZE = 200  # mints per mintBatch: about 12M gas, within the devnet's 1e9 block gas limit
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,11 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
         "database": {"url": f"sqlite+aiosqlite:///{(layout.root / 'dari.db').resolve()}"},
         "registry": chain(manifest.registry),
         "public": [chain(c) for c in manifest.public],
-        "relayer": {"signer": {"key_file": str((layout.keys / "relayer.key").resolve())}, "lease_seconds": 3.0},
+        "relayer": {
+            "signer": {"key_file": str((layout.keys / "relayer.key").resolve())},
+            "lease_seconds": 3.0,
+            "batch_size": DEVNET_BATCH_SIZE,
+        },
         "api": {
             "host": "127.0.0.1",
             "port": api_port,

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from eth_abi.abi import decode as abi_decode
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 from eth_typing import ChecksumAddress, HexStr
 from eth_utils.address import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
-from web3.types import Nonce, RPCEndpoint, TxParams, TxReceipt
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3Exception
+from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from relayer.errors import DariError
+from relayer.evm.abi import Function, abi_type
 from relayer.evm.artifacts import Artifact, Artifacts
+
+BATCH_LIMIT = 500  # requests per JSON-RPC batch
 
 
 class ChainError(DariError):
@@ -37,6 +43,38 @@ class TransactionFailed(ChainError):
     """A mined transaction has status 0 (reverted on chain)."""
 
 
+class RpcUnavailable(DariError):
+    """A JSON-RPC request failed in a way a later retry may cure: no connection, a timeout, an HTTP
+    error status, an error answer (``code`` is its JSON-RPC error code) or a malformed answer."""
+
+    def __init__(self, method: str, detail: str, code: int | None = None) -> None:
+        self.method = method
+        self.code = code
+        super().__init__(f"{method}: {detail}")
+
+
+@dataclass(frozen=True)
+class RpcError:
+    """A JSON-RPC error answer to one request of a batch (``data``: revert data, when the node gave any)."""
+
+    method: str
+    code: int | None
+    message: str
+    data: str | None
+
+    def unavailable(self) -> RpcUnavailable:
+        return RpcUnavailable(self.method, self.message, self.code)
+
+
+@dataclass(frozen=True)
+class View:
+    """A read-only call: ``function`` of the contract at ``address`` with ``args``."""
+
+    address: str
+    function: Function
+    args: tuple[Any, ...] = ()
+
+
 @dataclass(frozen=True)
 class RevertDecoder:
     """Turns revert data into `ContractReverted` using the custom errors of every known contract."""
@@ -52,17 +90,23 @@ class RevertDecoder:
         entry = self.errors.get(raw[:4])
         if entry is None:
             return ContractReverted("Unknown", ("0x" + raw.hex(),))
-        types = [i["type"] if i["type"] != "tuple" else _tuple_type(i) for i in entry["inputs"]]
+        types = [abi_type(i) for i in entry["inputs"]]
         values = abi_decode(types, raw[4:])
         return ContractReverted(
             entry["name"],
             tuple(to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)),
         )
 
-
-def _tuple_type(item: dict[str, Any]) -> str:
-    inner = ",".join(c["type"] if c["type"] != "tuple" else _tuple_type(c) for c in item["components"])
-    return f"({inner})"
+    def revert(self, error: RpcError) -> ContractReverted | None:
+        """The revert an error answer reports (with or without data), None when it is no revert."""
+        if error.data is not None and len(error.data) >= 10:
+            try:
+                return self.decode(error.data)
+            except (ValueError, DecodingError):
+                return ContractReverted("Unknown", (error.data,))
+        if error.code == 3 or "revert" in error.message.lower():
+            return ContractReverted("Error", (error.message,))
+        return None
 
 
 class ChainClient:
@@ -91,6 +135,70 @@ class ChainClient:
         if "error" in response:
             raise ChainError(f"{method}: {response['error']}")
         return response["result"]
+
+    async def batch(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """JSON-RPC requests in batches of `BATCH_LIMIT`; per call its result or its `RpcError`. A failed
+        batch (no connection, bad answer) raises `RpcUnavailable`."""
+        answers: list[Any] = []
+        for start in range(0, len(calls), BATCH_LIMIT):
+            answers += await self._batch_once(calls[start : start + BATCH_LIMIT])
+        return answers
+
+    async def _batch_once(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        if not calls:
+            return []
+        what = calls[0][0] if len(calls) == 1 else f"batch of {len(calls)} ({calls[0][0]}, ...)"
+        try:
+            answer = await self.w3.provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, Web3Exception) as exc:
+            raise RpcUnavailable(what, f"{type(exc).__name__}: {exc}") from exc
+        except (AttributeError, TypeError, KeyError) as exc:  # web3 sorts a batch answer by id before we see it
+            raise RpcUnavailable(what, f"malformed batch answer ({type(exc).__name__}: {exc})") from exc
+        if not isinstance(answer, list):
+            error = answer.get("error") if isinstance(answer, dict) else None
+            raise RpcUnavailable(what, f"batch refused: {error or answer}", _error_code(error))
+        if len(answer) != len(calls) or not all(isinstance(a, dict) for a in answer):
+            raise RpcUnavailable(what, f"{len(answer)} answers to {len(calls)} requests")
+        results: list[Any] = []
+        for (method, _), response in zip(calls, answer, strict=True):
+            error = response.get("error")
+            if error is None:
+                results.append(response.get("result"))
+                continue
+            message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
+            data = error.get("data") if isinstance(error, dict) else None
+            results.append(RpcError(method, _error_code(error), message, data if isinstance(data, str) else None))
+        return results
+
+    async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """`batch`, raising `RpcUnavailable` for the first error answer."""
+        results = await self.batch(calls)
+        for result in results:
+            if isinstance(result, RpcError):
+                raise result.unavailable()
+        return results
+
+    async def views(self, views: Sequence[View], block: BlockIdentifier = "latest") -> list[Any]:
+        """Read-only calls in one JSON-RPC batch at ``block``, decoded; a revert raises `ContractReverted`,
+        a transport fault `RpcUnavailable`."""
+        tag = hex(block) if isinstance(block, int) else str(block)
+        calls = [("eth_call", [{"to": v.address, "data": "0x" + v.function.encode(*v.args).hex()}, tag]) for v in views]
+        decoded = []
+        for view, result in zip(views, await self.batch(calls), strict=True):
+            if isinstance(result, RpcError):
+                raise self._decoder.revert(result) or result.unavailable()
+            if not isinstance(result, str) or not result.startswith("0x"):
+                raise RpcUnavailable("eth_call", f"not hex data: {result!r}")
+            try:
+                decoded.append(view.function.decode(bytes.fromhex(result[2:])))
+            except DecodingError as exc:  # no contract there, or not the expected outputs
+                raise ContractReverted("Undecodable", (view.function.name, result)) from exc
+        return decoded
+
+    async def view(self, address: str, function: Function, *args: Any, block: BlockIdentifier = "latest") -> Any:
+        """One read-only call (see `views`)."""
+        [result] = await self.views([View(address, function, args)], block)
+        return result
 
     async def chain_id(self) -> int:
         return int(await self.w3.eth.chain_id)
@@ -156,3 +264,8 @@ class ChainClient:
             if loop.time() > deadline:
                 raise ChainError(f"transaction {tx_hash} not mined within {timeout} s")
             await asyncio.sleep(self._poll_interval)
+
+
+def _error_code(error: object) -> int | None:
+    code = error.get("code") if isinstance(error, dict) else None
+    return code if isinstance(code, int) else None
