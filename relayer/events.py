@@ -95,6 +95,7 @@ WALLET_LINKED = topic("WalletLinkRequested(address,uint256,address)")
 WALLET_UNLINKED = topic("WalletUnlinked(address,uint256,address)")
 INVESTOR_REVOKED = topic("InvestorRevoked(address,bytes32)")
 ADDRESS_FROZEN = topic("AddressFrozen(address,bool,address)")
+REFUNDED = topic("Refunded(uint64,uint16)")
 
 
 def _hex(value: Any) -> str:

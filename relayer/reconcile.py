@@ -45,7 +45,7 @@ from relayer.attestor import AttestationRefused, NotYetAttested
 from relayer.attestor.client import gather
 from relayer.config import Config
 from relayer.errors import ConfigError, DariError
-from relayer.events import BRIDGE_BACK, BRIDGE_OUT, BridgeBack, BridgeOut, EventDecodeError, decode_log, topic
+from relayer.events import BRIDGE_BACK, BRIDGE_OUT, REFUNDED, BridgeBack, BridgeOut, EventDecodeError, decode_log, topic
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.log_store import SqlLogStorage
@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("dari.reconcile")
 
 MINTED = topic("Minted(uint256,uint64,address,address,uint256)")
-REFUNDED = topic("Refunded(uint64,uint16)")
 RELEASED = topic("Released(uint256,uint64,address,address,uint256)")
 
 DETAILS_FORMAT = "dari-reconciliation/1"

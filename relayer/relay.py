@@ -1,9 +1,13 @@
-"""The relay pipeline: watch → finalize → decide → attest → submit → confirm, one stage at a time over
-persisted operations, so a restart (or a standby taking over) resumes exactly where the store says.
+"""The relay pipeline: watch → finalize → decide → attest → submit → confirm over persisted operations,
+so a restart (or a standby taking over) resumes exactly where the store says.
 
-Stages are thin: chain reads and attestor calls here, decisions in `relayer.decision`, transitions in
-`relayer.transfer_state`, delivery in `relayer.submitter`. Transfer-level retries use the persisted
-``attempts`` with `backoff_seconds`.
+The stages run in four lanes, concurrently, while this process holds the lease: intake (every chain's
+events and finality, then the decisions), attest (the attestors' signatures), delivery (every chain's
+transactions and their confirmations) and upkeep (gauges, SLA alerts, recognition records). A lane takes
+operations in its own states only, and every state change is optimistic, so lanes never move one
+operation twice; a lane that hands work on wakes the next one. Stages are thin: chain reads and
+attestor calls here, decisions in `relayer.decision`, transitions in `relayer.transfer_state`, delivery
+in `relayer.submitter`. Transfer-level retries use the persisted ``attempts`` with `backoff_seconds`.
 """
 
 from __future__ import annotations
@@ -747,6 +751,8 @@ class Relay:
                       detail=move.detail)  # fmt: skip
             summary[(move.op.kind.value, move.op.state.value, nxt.value)] += 1
             self._wake(nxt)
+            if nxt in (State.CONFIRMED, State.REFUNDED):
+                self._recent.pop((move.op.attestation or "").lower(), None)
         for (kind, before, after), count in sorted(summary.items()):
             log.info("transitions", kind=kind, frm=before, to=after, count=count)
         return [move for move, _ in applied]

@@ -239,7 +239,7 @@ class ChainSubmitter:
         to, data = call
         request = {"from": self.signer.address, "to": to, "data": "0x" + data.hex()}
         probe, pending, quoted = await self.client.batch([
-            (GAS_PROBE, [request, "pending"]), ("eth_getTransactionCount", [self.signer.address, "pending"]),
+            (GAS_PROBE, [request, "latest"]), ("eth_getTransactionCount", [self.signer.address, "pending"]),
             ("eth_gasPrice", []),
         ])  # fmt: skip
         for answer in (pending, quoted):

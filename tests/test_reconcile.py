@@ -39,10 +39,9 @@ from relayer.attestor.service import parse_sign_request
 from relayer.config import AttestorConfig, Config, load_config
 from relayer.devnet import control
 from relayer.devnet.cast import DEPLOYER_KEY, attestor_key
-from relayer.events import BRIDGE_BACK, BRIDGE_OUT
+from relayer.events import BRIDGE_BACK, BRIDGE_OUT, REFUNDED
 from relayer.reconcile import (
     MINTED,
-    REFUNDED,
     RELEASED,
     BadBlocks,
     BlocksNotFinal,

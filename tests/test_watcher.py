@@ -3,7 +3,7 @@ decoding, the persisted cursor, confirmations, reorgs that drop or move an event
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from web3.types import RPCEndpoint
 
 from relayer import db
 from relayer.config import ChainConfig
@@ -214,14 +213,13 @@ async def test_observes_decoded_events_and_resumes_from_the_cursor(
     system: System, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ranges: list[tuple[int, int]] = []
-    provider = system.chain.w3.provider
-    original = provider.make_batch_request
+    original = system.chain.batch
 
-    async def spy(calls: list[tuple[RPCEndpoint, Any]]) -> Any:
+    async def spy(calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         ranges.extend((int(p[0]["fromBlock"], 16), int(p[0]["toBlock"], 16)) for m, p in calls if m == "eth_getLogs")
         return await original(calls)
 
-    monkeypatch.setattr(provider, "make_batch_request", spy)
+    monkeypatch.setattr(system.chain, "batch", spy)
 
     investor = await system.investor(units=100)
     wallet = await system.register_holder()
@@ -354,16 +352,15 @@ async def test_logs_from_another_fork_than_the_headers_are_read_again(
     w = watcher(system, engine, confirmations=3)
     before = (await drain(w))[-1].scanned_to
     tx = await bridge_back(system, account, 1)
-    provider = system.chain.w3.provider
-    original = provider.make_batch_request
+    original = system.chain.batch
 
-    async def other_fork(calls: list[tuple[RPCEndpoint, Any]]) -> Any:
-        answers: list[dict[str, Any]] = await original(calls)  # type: ignore[assignment]
+    async def other_fork(calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        results = await original(calls)
         if calls[0][0] == "eth_getLogs":
-            answers[0]["result"] = [{**log, "blockHash": R[0]} for log in answers[0]["result"]]
-        return answers
+            results[0] = [{**log, "blockHash": R[0]} for log in results[0]]
+        return results
 
-    monkeypatch.setattr(provider, "make_batch_request", other_fork)
+    monkeypatch.setattr(system.chain, "batch", other_fork)
     poll = await w.poll()
     assert (poll.observed, poll.scanned_to) == ([], before)
     monkeypatch.undo()

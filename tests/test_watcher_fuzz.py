@@ -7,7 +7,6 @@ import asyncio
 import json
 from typing import Any
 
-import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from hypothesis import example, given, settings
@@ -83,8 +82,8 @@ def test_the_harness_reads_well_formed_answers() -> None:
     """A node's good answers come through as values (the harness below does not fail everything)."""
     head = [{"jsonrpc": "2.0", "id": 0, "result": "0x5"}]
     assert read_through_a_node(json.dumps(head).encode())[0] == (5, None)
-    blocks = [
-        {"jsonrpc": "2.0", "id": n, "result": {"number": hex(n), "hash": "0x" + "AB" * 32, "parentHash": "0x00"}}
+    blocks = [  # ids as the client numbers the requests of a batch: 0, 1, ...
+        {"jsonrpc": "2.0", "id": n - 1, "result": {"number": hex(n), "hash": "0x" + "AB" * 32, "parentHash": "0x00"}}
         for n in (1, 2)
     ]
     assert read_through_a_node(json.dumps(blocks).encode())[1] == [Header(n, "0x" + "ab" * 32, "0x00") for n in (1, 2)]

@@ -48,6 +48,7 @@ from relayer.errors import ConfigError
 from relayer.events import (
     BRIDGE_BACK,
     BRIDGE_OUT,
+    REFUNDED,
     WALLET_LINKED,
     BridgeBack,
     BridgeOut,
@@ -189,6 +190,27 @@ def _address_topic(address: str) -> str:
     return "0x" + bytes.fromhex(address[2:]).rjust(32, b"\0").hex()
 
 
+def _bridge_outs_and_refunds(
+    chain_id: int, escrow: str, logs: Sequence[Mapping[str, Any]]
+) -> tuple[list[BridgeOut], set[int]]:
+    """The not-removed BridgeOutRequested events of ``escrow``, oldest first, and the nonces it refunded;
+    `EventDecodeError` or `ValueError` on a malformed log."""
+    events: list[BridgeOut] = []
+    refunded: set[int] = set()
+    for log in logs:
+        topics = log.get("topics") or []
+        if log.get("removed") or not _same_address(str(log.get("address", "")), escrow) or not topics:
+            continue
+        if str(topics[0]).lower() == REFUNDED and len(topics) > 1:
+            refunded.add(int(str(topics[1]), 16))
+            continue
+        event = decode_log(chain_id, log)
+        if isinstance(event, BridgeOut):
+            events.append(event)
+    events.sort(key=lambda e: (e.ref.block_number, e.ref.log_index))
+    return events, refunded
+
+
 def _differences(stated: Mapping[str, Any], computed: Mapping[str, Any]) -> list[str]:
     return [f"{k}: statement says {stated[k]}, attestor computed {v}" for k, v in computed.items() if stated[k] != v]
 
@@ -208,22 +230,33 @@ class Checker:
         self.recognizer = recognizer
         self._security_ids: dict[tuple[int, str], bytes] = {}  # immutable in the contracts
         self._bridge_outs: dict[int, tuple[list[BridgeOut], int]] = {}  # nonce -> (events, head), see `prefetch`
+        self._refunded: dict[int, bool] = {}  # nonce -> refunded on the registry, see `prefetch`
+
+    def for_batch(self, view: ChainView) -> Checker:
+        """A checker over ``view`` (one batch's), sharing this one's knowledge of immutable facts."""
+        checker = Checker(self.topology, view, self.recognizer)
+        checker._security_ids = self._security_ids
+        return checker
 
     async def prefetch(self, statements: Sequence[Statement]) -> None:
-        """Reads the bridge-outs that the transfers and refunds among ``statements`` are about with one
-        ``eth_getLogs`` (their checks then read none each). Use on a Checker made for one batch; a failed
-        read leaves each check to read its own."""
+        """Reads the bridge-outs that the transfers and refunds among ``statements`` are about, and their
+        refunds, with one ``eth_getLogs`` (their checks then read none each). Use on a Checker made for
+        one batch; a failed or undecodable read leaves each check to read its own."""
         nonces = {s.source_nonce for s in statements if isinstance(s, TransferAuthorization)}
         nonces |= {s.nonce for s in statements if isinstance(s, RefundAuthorization)}
         if len(nonces) < 2:
             return
         topo = self.topology
-        topics = [BRIDGE_OUT, [_uint_topic(n) for n in sorted(nonces)]]
+        topics = [[BRIDGE_OUT, REFUNDED], [_uint_topic(n) for n in sorted(nonces)]]
         try:
-            events, head = await self._events(topo.registry_chain_id, topo.escrow, topics, BridgeOut)
-        except (ChainUnavailable, Refused):
+            head = await self.view.head(topo.registry_chain_id)
+            logs = await self.view.logs(topo.registry_chain_id, topo.escrow, topics, head)
+            found = _bridge_outs_and_refunds(topo.registry_chain_id, topo.escrow, logs)
+        except (ChainUnavailable, EventDecodeError, ValueError):
             return
+        events, refunded = found
         self._bridge_outs = {n: ([e for e in events if e.nonce == n], head) for n in nonces}
+        self._refunded = {n: n in refunded for n in nonces}
 
     async def check(
         self, statement: Statement, domain: Domain, now: int, blocks: Mapping[int, int] | None = None
@@ -262,14 +295,16 @@ class Checker:
         _expect("recipient-mismatch", "recipient", s.recipient, event.recipient)
         _expect("amount-mismatch", "amount", s.amount, event.amount)
         _expect("destination-mismatch", "destChainId", domain.chain_id, event.dest_chain_id)
-        security_id = await self._security_id(topo.registry_chain_id, "SecurityToken", event.token)
+        security_id, refunded, eligible = await asyncio.gather(
+            self._security_id(topo.registry_chain_id, "SecurityToken", event.token),
+            self._is_refunded(s.source_nonce),
+            self.view.call(
+                public.chain_id, "HolderRegistry", public.holder_registry, "isEligible", s.recipient, s.security_id
+            ),
+        )  # independent reads, in one round trip per chain
         _expect("security-mismatch", "securityId", s.security_id, security_id)
-        request = await self.view.call(topo.registry_chain_id, "BridgeEscrow", topo.escrow, "request", s.source_nonce)
-        if int(request[1]) == ESCROW_REFUNDED:  # defence in depth: the journal already excludes our own refund
+        if refunded:  # defence in depth: the journal already excludes our own refund
             raise Refused("already-refunded", f"bridge-out {s.source_nonce} was refunded on the registry")
-        eligible = await self.view.call(
-            public.chain_id, "HolderRegistry", public.holder_registry, "isEligible", s.recipient, s.security_id
-        )
         if not eligible:
             raise Refused("recipient-not-eligible", f"{s.recipient} is not eligible on chain {public.chain_id}")
         return Claim(topo.registry_chain_id, s.source_nonce, excludes=RefundAuthorization.KIND)
@@ -441,6 +476,14 @@ class Checker:
             cached = bytes(await self.view.call(chain_id, contract, token, "securityId"))
             self._security_ids[key] = cached
         return cached
+
+    async def _is_refunded(self, nonce: int) -> bool:
+        """Whether bridge-out ``nonce`` was refunded on the registry (from `prefetch` if it read it)."""
+        if nonce in self._refunded:
+            return self._refunded[nonce]
+        topo = self.topology
+        request = await self.view.call(topo.registry_chain_id, "BridgeEscrow", topo.escrow, "request", nonce)
+        return int(request[1]) == ESCROW_REFUNDED
 
     async def _bridge_out(self, nonce: int) -> BridgeOut:
         topo = self.topology

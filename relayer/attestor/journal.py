@@ -47,13 +47,14 @@ class JournalEntry:
 
 
 class Journal:
-    """The journal file; use from one thread (the event loop's)."""
+    """The journal file; use from one thread at a time."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0)
+            # one thread at a time (the attestor's journal thread), not always the one that opened it
+            self._db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             version = int(self._db.execute("PRAGMA user_version").fetchone()[0])

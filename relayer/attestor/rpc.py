@@ -124,8 +124,12 @@ class RpcChainView:
         except asyncio.CancelledError:
             self._fail(requests, ChainUnavailable(f"{what} on chain {chain_id}: the view is closing"))
             raise
-        answers = [body] if len(requests) == 1 else body
-        by_id = {a.get("id"): a for a in answers if isinstance(a, dict)} if isinstance(answers, list) else {}
+        if len(requests) == 1:  # a bare request: its answer, whatever id it carries
+            by_id: dict[int, Any] = {0: body}
+        elif isinstance(body, list):
+            by_id = {a["id"]: a for a in body if isinstance(a, dict) and isinstance(a.get("id"), int)}
+        else:
+            by_id = {}
         for i, request in enumerate(requests):
             if not request.answer.done():
                 _settle(request, by_id.get(i), chain_id)

@@ -27,6 +27,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,12 @@ class Attestor:
         self.checker = checker
         self.journal = journal
         self.clock = clock
+        # The journal's synchronous commits run on one thread of their own, one at a time, so the event
+        # loop keeps serving other requests while a commit waits for the disk.
+        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+
+    async def _record_many(self, items: list[tuple[JournalEntry, str | None]]) -> list[Refused | None]:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, self.journal.record_many, items)
 
     @property
     def id(self) -> str:
@@ -179,7 +186,9 @@ class Attestor:
         try:
             claim = await self.checker.check(statement, domain, now, blocks=request.blocks)
             entry = JournalEntry(statement.KIND, claim.source_chain_id, claim.nonce, digest, now)
-            self.journal.record(entry, excludes=claim.excludes)  # before the signature leaves (write-ahead)
+            [conflict] = await self._record_many([(entry, claim.excludes)])  # before the signature leaves
+            if conflict is not None:
+                raise conflict
         except Refused as exc:
             log.warning("refused", reason=exc.code, detail=exc.detail, **context)
             raise
@@ -201,7 +210,7 @@ class Attestor:
     async def sign_many(self, requests: Sequence[SignRequest]) -> list[dict[str, str] | AttestorError]:
         """`sign` for a batch: the checks run concurrently against one `MemoView` of the chain, the journal
         records every passing statement in one transaction; per request, the answer or its error."""
-        checker = Checker(self.checker.topology, MemoView(self.checker.view), self.checker.recognizer)
+        checker = self.checker.for_batch(MemoView(self.checker.view))
         now = int(self.clock())
         await checker.prefetch([r.statement for r in requests])
 
@@ -214,7 +223,7 @@ class Attestor:
         claims = await asyncio.gather(*(check(r) for r in requests))
         digests = [r.statement.digest(r.domain) for r in requests]
         passing = [i for i, claim in enumerate(claims) if isinstance(claim, Claim)]
-        conflicts = self.journal.record_many([
+        conflicts = await self._record_many([
             (JournalEntry(requests[i].statement.KIND, c.source_chain_id, c.nonce, digests[i], now), c.excludes)
             for i in passing
             for c in [claims[i]]
@@ -249,6 +258,7 @@ class Attestor:
         view = self.checker.view
         if isinstance(view, RpcChainView):
             await view.close()
+        self._writes.shutdown(wait=True)
         self.journal.close()
 
 

@@ -40,8 +40,8 @@ async def send_mints(
         tx: dict[str, Any] = {"to": gateway, "data": data, "gas": MINT_GAS, "gasPrice": price, "nonce": first + offset,
               "chainId": chain_id, "value": 0}  # fmt: skip
         hashes.append(await rpc.send_raw(sender.sign_transaction(tx).raw_transaction))
-    finished = await rpc.wait_nonce(sender.address, first + len(calls), timeout=60 + len(calls) / 10)
-    if confirmations and hashes:
-        last = await rpc.call("eth_getTransactionReceipt", hashes[-1])
+    mined, last = await rpc.wait_receipt(hashes[-1], timeout=60 + len(calls) / 10) if hashes else (started, None)
+    finished = mined
+    if confirmations and last is not None:
         finished = await rpc.wait_block(int(last["blockNumber"], 16) + confirmations, timeout=60 + confirmations * 5)
     return RawRun(len(calls), finished - started, hashes)

@@ -16,7 +16,7 @@ from eth_utils.address import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
 from web3.contract.async_contract import AsyncContractFunction
-from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound, Web3Exception
+from web3.exceptions import ContractCustomError, ContractLogicError, TransactionNotFound
 from web3.types import BlockIdentifier, Nonce, RPCEndpoint, TxParams, TxReceipt
 
 from relayer.errors import DariError
@@ -24,6 +24,7 @@ from relayer.evm.abi import Function, abi_type
 from relayer.evm.artifacts import Artifact, Artifacts
 
 BATCH_LIMIT = 500  # requests per JSON-RPC batch
+RPC_TIMEOUT = 30.0  # seconds per JSON-RPC request
 
 
 class ChainError(DariError):
@@ -113,7 +114,9 @@ class ChainClient:
     """One chain: a web3 connection, local nonces per sender, receipts by polling."""
 
     def __init__(self, rpc_url: str, decoder: RevertDecoder, *, poll_interval: float = 0.05) -> None:
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": 30}))
+        self.url = rpc_url
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT}))
+        self._session: aiohttp.ClientSession | None = None  # for `batch`
         self._decoder = decoder
         self._poll_interval = poll_interval
         self._nonces: dict[str, int] = {}
@@ -126,8 +129,11 @@ class ChainClient:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the HTTP session."""
+        """Closes the HTTP sessions."""
         await self.w3.provider.disconnect()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def rpc(self, method: str, params: list[Any]) -> Any:
         """A raw JSON-RPC call (anvil_* and evm_* methods included)."""
@@ -145,30 +151,41 @@ class ChainClient:
         return answers
 
     async def _batch_once(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
+        """One JSON-RPC batch over the client's own session (web3's provider sorts and validates each
+        answer, at a cost that shows on the hot path); answers are matched by id."""
         if not calls:
             return []
         what = calls[0][0] if len(calls) == 1 else f"batch of {len(calls)} ({calls[0][0]}, ...)"
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         try:
-            answer = await self.w3.provider.make_batch_request([(RPCEndpoint(m), p) for m, p in calls])
-        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, Web3Exception) as exc:
+            async with self._client().post(self.url, json=body) as response:
+                if response.status != 200:
+                    raise RpcUnavailable(what, f"HTTP {response.status}")
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise RpcUnavailable(what, f"{type(exc).__name__}: {exc}") from exc
-        except (AttributeError, TypeError, KeyError) as exc:  # web3 sorts a batch answer by id before we see it
-            raise RpcUnavailable(what, f"malformed batch answer ({type(exc).__name__}: {exc})") from exc
         if not isinstance(answer, list):
             error = answer.get("error") if isinstance(answer, dict) else None
             raise RpcUnavailable(what, f"batch refused: {error or answer}", _error_code(error))
-        if len(answer) != len(calls) or not all(isinstance(a, dict) for a in answer):
-            raise RpcUnavailable(what, f"{len(answer)} answers to {len(calls)} requests")
+        by_id = {a["id"]: a for a in answer if isinstance(a, dict) and isinstance(a.get("id"), int)}
+        if len(answer) != len(calls) or set(by_id) != set(range(len(calls))):
+            raise RpcUnavailable(what, f"{len(answer)} answers to {len(calls)} requests, not one per id")
         results: list[Any] = []
-        for (method, _), response in zip(calls, answer, strict=True):
-            error = response.get("error")
+        for i, (method, _) in enumerate(calls):
+            reply = by_id[i]
+            error = reply.get("error")
             if error is None:
-                results.append(response.get("result"))
+                results.append(reply.get("result"))
                 continue
             message = str(error.get("message", error)) if isinstance(error, dict) else str(error)
             data = error.get("data") if isinstance(error, dict) else None
             results.append(RpcError(method, _error_code(error), message, data if isinstance(data, str) else None))
         return results
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=RPC_TIMEOUT))
+        return self._session
 
     async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """`batch`, raising `RpcUnavailable` for the first error answer."""
