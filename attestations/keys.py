@@ -102,7 +102,7 @@ class Ed25519Signer:
         return f"Ed25519Signer({self.verifier.hex()})"
 
 
-@functools.lru_cache(maxsize=8192)
+@functools.lru_cache(maxsize=4096)
 def recover_address(digest: bytes, signature: bytes) -> str:
     """The checksummed address whose key made the 65-byte (r, s, v) ``signature`` over ``digest``
     (cached: a relayer recovers each signature when it verifies it and again when it orders it)."""

@@ -41,7 +41,7 @@ def _checksummed(value: str) -> str | None:
     return to_checksum_address(value) if is_address(value) else None
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=2048)
 def _digest(statement: Statement, domain: Domain) -> bytes:
     return digest(statement.KIND, domain, statement.to_message())
 

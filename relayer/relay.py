@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
@@ -98,11 +99,12 @@ CONTRACT_KEYS = {
 UPKEEP_INTERVAL = 1.0  # seconds between gauge and SLA updates
 LANE_ERRORS = (OSError, TimeoutError, DariError, aiohttp.ClientError, DBAPIError)  # transient: the next pass retries
 LANE_OF = {
-    State.APPROVED: "attest", State.REJECTED: "attest", State.ATTESTED: "delivery", State.REFUND_ATTESTED: "delivery",
+    State.APPROVED: "attest", State.REJECTED: "attest", State.ATTESTED: "deliver", State.REFUND_ATTESTED: "deliver",
 }  # fmt: skip
-RECENT_ATTESTATIONS = 5000  # kept in memory for delivery (the store has them all)
+RECENT_ATTESTATIONS = 2000  # attested, not yet sent: kept in memory for delivery (the store has them all)
 CONCURRENCY = 32  # chain reads in flight at once within a stage
-ATTEST_BATCH = 200  # statements per batch request to the attestors (all batches of a pass in parallel)
+ATTEST_BATCH = 100  # statements per batch request to the attestors
+ATTEST_FLIGHTS = 6  # batches being attested at once
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -151,7 +153,10 @@ class Relay:
         self.heads: dict[int, int] = {}
         self._lease_until = 0.0  # time.monotonic() until which this process may act
         self._wakes: dict[str, asyncio.Event] = {}
-        self._recent: dict[str, Attestation] = {}  # by digest: those attested lately, oldest first
+        self._recent: dict[str, Attestation] = {}  # by digest: attested, not yet sent, oldest first
+        self._flights: set[asyncio.Task[None]] = set()  # attestation batches in the air
+        self._attesting: set[str] = set()  # the operations they carry
+        self._crashed: BaseException | None = None  # a flight's unexpected failure, raised by the attest lane
         self._next_publication = 0.0
         self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
         self._abis: dict[str, Abi] = {}
@@ -225,7 +230,8 @@ class Relay:
         lanes: dict[str, tuple[Callable[[], Awaitable[None]], float]] = {
             "intake": (self.intake, min(polls)),
             "attest": (self.attest, min(polls)),
-            "delivery": (self.delivery, min(public)),
+            "deliver": (self.deliveries, min(public)),
+            "confirm": (self.confirmations, min(polls)),  # soon after a block makes a delivery final
             "upkeep": (self.upkeep, UPKEEP_INTERVAL),
         }
         self._wakes = {name: asyncio.Event() for name in lanes}
@@ -240,6 +246,7 @@ class Relay:
             group.create_task(self._keep_lease(stop))
             for name, (work, interval) in lanes.items():
                 group.create_task(self._lane(name, work, interval, stop))
+        await asyncio.gather(*self._flights, return_exceptions=True)  # batches in the air land first
 
     async def _keep_lease(self, stop: asyncio.Event) -> None:
         """Takes or renews the lease every third of its length; a failed renewal (say, the database is
@@ -296,9 +303,13 @@ class Relay:
         await self._timed("ingest", self._each_chain(self.ingest, self.finalize))
         await self._timed("decide", self.decide())
 
-    async def delivery(self) -> None:
-        """Every chain's deliveries, then its confirmations (chains concurrently)."""
-        await self._timed("deliver", self._each_chain(self.deliver, self.confirm))
+    async def deliveries(self) -> None:
+        """Every chain's deliveries (chains concurrently)."""
+        await self._timed("deliver", self._each_chain(self.deliver))
+
+    async def confirmations(self) -> None:
+        """Every chain's confirmations (chains concurrently)."""
+        await self._timed("confirm", self._each_chain(self.confirm))
 
     async def _each_chain(self, *stages: Callable[[int], Awaitable[None]]) -> None:
         async def chain(chain_id: int) -> None:
@@ -501,17 +512,46 @@ class Relay:
     # --- attestation ----------------------------------------------------------------------------
 
     async def attest(self) -> None:
-        ops = [
-            op for op in await self.store.due([State.APPROVED, State.REJECTED])
-            if op.state == State.APPROVED or (op.kind == Kind.BRIDGE_OUT and op.reason_code is not None)
-        ]  # a rejected registration or revocation is final: nothing to attest  # fmt: skip
+        """Starts a flight for each batch of due operations not already in one, while fewer than
+        `ATTEST_FLIGHTS` are in the air: a slow batch never holds up the ones behind it."""
+        if self._crashed is not None:
+            raise self._crashed
+        room = (ATTEST_FLIGHTS - len(self._flights)) * ATTEST_BATCH
+        if room <= 0:
+            return
+        approved = await self.store.due([State.APPROVED], limit=room, exclude=self._attesting)
+        rejected = await self.store.due([State.REJECTED], limit=room, exclude=self._attesting, kind=Kind.BRIDGE_OUT)
+        refunds = [op for op in rejected if op.reason_code is not None]  # a rejected registration is final
+        ops = sorted(approved + refunds, key=lambda op: (op.source.block_number, op.source.log_index))[:room]
+        for start in range(0, len(ops), ATTEST_BATCH):
+            if len(self._flights) >= ATTEST_FLIGHTS:
+                return  # the rest when a flight lands (it wakes this lane)
+            batch = ops[start : start + ATTEST_BATCH]
+            self._attesting.update(op.id for op in batch)
+            flight = asyncio.create_task(self._timed("attest", self._attest_batch(batch)))
+            self._flights.add(flight)
+            flight.add_done_callback(functools.partial(self._landed, {op.id for op in batch}))
+
+    def _landed(self, ids: set[str], flight: asyncio.Task[None]) -> None:
+        """A flight ended: its operations may fly again; a transient failure is logged (the next pass
+        retries), any other fails the attest lane."""
+        self._flights.discard(flight)
+        self._attesting.difference_update(ids)
+        error = None if flight.cancelled() else flight.exception()
+        if isinstance(error, LANE_ERRORS):
+            log.warning("attestation batch failed", error=repr(error))
+        elif error is not None:
+            self._crashed = error
+        if "attest" in self._wakes:
+            self._wakes["attest"].set()
+
+    async def _attest_batch(self, ops: list[Operation]) -> None:
+        """Gathers the attestors' signatures of ``ops``' statements, logs and stores the attestations and
+        moves the operations on (refused: escalated, or a refund retried; not yet: retried)."""
         statements = [statement_for(op, self.config) for op in ops]
-        batches = await asyncio.gather(*(
-            gather_many(statements[start : start + ATTEST_BATCH], self.config.attestors,
-                        self.config.trust.threshold, session=self._require_session())
-            for start in range(0, len(statements), ATTEST_BATCH)
-        ))  # fmt: skip
-        answers = [answer for batch in batches for answer in batch]
+        answers = await gather_many(
+            statements, self.config.attestors, self.config.trust.threshold, session=self._require_session()
+        )
         signed: list[tuple[Operation, Attestation]] = []
         moves, retries = [], []
         for op, (statement, domain), answer in zip(ops, statements, answers, strict=True):
@@ -751,8 +791,8 @@ class Relay:
                       detail=move.detail)  # fmt: skip
             summary[(move.op.kind.value, move.op.state.value, nxt.value)] += 1
             self._wake(nxt)
-            if nxt in (State.CONFIRMED, State.REFUNDED):
-                self._recent.pop((move.op.attestation or "").lower(), None)
+            if nxt in (State.SUBMITTED, State.REFUND_SUBMITTED, State.CONFIRMED, State.REFUNDED):
+                self._recent.pop((move.op.attestation or "").lower(), None)  # delivered: the store has it
         for (kind, before, after), count in sorted(summary.items()):
             log.info("transitions", kind=kind, frm=before, to=after, count=count)
         return [move for move, _ in applied]

@@ -334,9 +334,11 @@ class OperationStore:
         dest_chain_id: int | None = None,
         source_chain_id: int | None = None,
         tx_hashes: Iterable[str] | None = None,
+        exclude: Iterable[str] = (),
+        kind: Kind | None = None,
     ) -> list[Operation]:
         """Operations in ``states`` whose next attempt is due, oldest first (``tx_hashes``: only those
-        delivered by one of these transactions)."""
+        delivered by one of these transactions; ``exclude``: not these ids)."""
         query = (
             select(operations)
             .where(operations.c.state.in_([s.value for s in states]))
@@ -350,6 +352,11 @@ class OperationStore:
             query = query.where(operations.c.source_chain_id == source_chain_id)
         if tx_hashes is not None:
             query = query.where(operations.c.dest_tx_hash.in_(sorted(set(tx_hashes))))
+        if kind is not None:
+            query = query.where(operations.c.kind == kind.value)
+        skipped = sorted(set(exclude))
+        if skipped:
+            query = query.where(operations.c.id.not_in(skipped))
         async with self._engine.connect() as conn:
             return [_row(r) for r in (await conn.execute(query)).mappings()]
 

@@ -9,8 +9,10 @@ Chain ids and nonces are stored as decimal text: both may exceed SQLite's signed
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,3 +127,49 @@ class Journal:
             JournalEntry(kind, int(chain), None if n is None else int(n), bytes.fromhex(digest[2:]), at)
             for kind, chain, n, digest, at in rows
         ]
+
+
+class JournalWriter:
+    """Group commit for one journal: records asked for while a commit waits for the disk go into the next
+    commit together, on one thread of the writer's own, so the event loop never blocks on the disk and
+    concurrent batches share one sync. Each caller gets its own entries' outcomes, in its own order
+    (entries of earlier callers count for later ones, as within one `Journal.record_many`)."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
+        self._queued: list[tuple[list[tuple[JournalEntry, str | None]], asyncio.Future[list[Refused | None]]]] = []
+        self._writing: asyncio.Task[None] | None = None
+
+    async def record_many(self, items: Sequence[tuple[JournalEntry, str | None]]) -> list[Refused | None]:
+        """`Journal.record_many`, in the next group commit."""
+        answer: asyncio.Future[list[Refused | None]] = asyncio.get_running_loop().create_future()
+        self._queued.append((list(items), answer))
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.create_task(self._write())
+        return await answer
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queued:
+            group, self._queued = self._queued, []
+            flat = [item for items, _ in group for item in items]
+            try:
+                results = await loop.run_in_executor(self._thread, self.journal.record_many, flat)
+            except BaseException as exc:  # the journal could not be written: each caller hears why
+                for _, answer in group:
+                    if not answer.done():
+                        answer.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            offset = 0
+            for items, answer in group:
+                if not answer.done():
+                    answer.set_result(results[offset : offset + len(items)])
+                offset += len(items)
+
+    def close(self) -> None:
+        """Waits for the writer thread, then closes the journal."""
+        self._thread.shutdown(wait=True)
+        self.journal.close()

@@ -27,7 +27,6 @@ import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,7 @@ from attestations.kinds import RecognitionRecord, ReconciliationReport, Statemen
 from attestations.signing import AttestorKey
 from relayer.attestor import AttestorError, BadRequest, ChainUnavailable, NotFinal, Refused
 from relayer.attestor.checks import SIGNABLE_KINDS, Checker, Claim, Recognizer, Topology
-from relayer.attestor.journal import Journal, JournalEntry
+from relayer.attestor.journal import Journal, JournalEntry, JournalWriter
 from relayer.attestor.memo import MemoView
 from relayer.attestor.rpc import RpcChainView
 from relayer.compliance import load_adapters, to_security
@@ -164,14 +163,8 @@ class Attestor:
     ) -> None:
         self.key = key
         self.checker = checker
-        self.journal = journal
+        self.journal = JournalWriter(journal)  # group commits, off the event loop
         self.clock = clock
-        # The journal's synchronous commits run on one thread of their own, one at a time, so the event
-        # loop keeps serving other requests while a commit waits for the disk.
-        self._writes = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-
-    async def _record_many(self, items: list[tuple[JournalEntry, str | None]]) -> list[Refused | None]:
-        return await asyncio.get_running_loop().run_in_executor(self._writes, self.journal.record_many, items)
 
     @property
     def id(self) -> str:
@@ -186,7 +179,7 @@ class Attestor:
         try:
             claim = await self.checker.check(statement, domain, now, blocks=request.blocks)
             entry = JournalEntry(statement.KIND, claim.source_chain_id, claim.nonce, digest, now)
-            [conflict] = await self._record_many([(entry, claim.excludes)])  # before the signature leaves
+            [conflict] = await self.journal.record_many([(entry, claim.excludes)])  # before the signature leaves
             if conflict is not None:
                 raise conflict
         except Refused as exc:
@@ -223,7 +216,7 @@ class Attestor:
         claims = await asyncio.gather(*(check(r) for r in requests))
         digests = [r.statement.digest(r.domain) for r in requests]
         passing = [i for i, claim in enumerate(claims) if isinstance(claim, Claim)]
-        conflicts = await self._record_many([
+        conflicts = await self.journal.record_many([
             (JournalEntry(requests[i].statement.KIND, c.source_chain_id, c.nonce, digests[i], now), c.excludes)
             for i in passing
             for c in [claims[i]]
@@ -258,7 +251,6 @@ class Attestor:
         view = self.checker.view
         if isinstance(view, RpcChainView):
             await view.close()
-        self._writes.shutdown(wait=True)
         self.journal.close()
 
 
