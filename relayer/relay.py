@@ -13,7 +13,6 @@ in `relayer.submitter`. Transfer-level retries use the persisted ``attempts`` wi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import time
 from collections import Counter, defaultdict
@@ -27,7 +26,6 @@ import structlog
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils.address import to_checksum_address
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from web3.contract import AsyncContract
 
@@ -69,6 +67,7 @@ from relayer.evm.abi import Abi
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.kyc import FileKycSource, KycSource, NoKycSource
+from relayer.lanes import TRANSIENT, Lanes
 from relayer.lease import Lease
 from relayer.log_store import SqlLogStorage
 from relayer.retry import transient_retries
@@ -97,7 +96,6 @@ CONTRACT_KEYS = {
     "InvestorRegistry": "investorRegistry", "WalletLinks": "walletLinks",
 }  # fmt: skip
 UPKEEP_INTERVAL = 1.0  # seconds between gauge and SLA updates
-LANE_ERRORS = (OSError, TimeoutError, DariError, aiohttp.ClientError, DBAPIError)  # transient: the next pass retries
 LANE_OF = {
     State.APPROVED: "attest", State.REJECTED: "attest", State.ATTESTED: "deliver", State.REFUND_ATTESTED: "deliver",
 }  # fmt: skip
@@ -119,7 +117,7 @@ async def _concurrently(fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> 
         async with limit:
             try:
                 return await fn(item)
-            except (OSError, TimeoutError, DariError, aiohttp.ClientError) as exc:
+            except TRANSIENT as exc:
                 return exc
 
     return list(await asyncio.gather(*(one(item) for item in items)))
@@ -151,8 +149,7 @@ class Relay:
         self.watchers: dict[int, Watcher] = {}
         self.submitters: dict[int, ChainSubmitter] = {}
         self.heads: dict[int, int] = {}
-        self._lease_until = 0.0  # time.monotonic() until which this process may act
-        self._wakes: dict[str, asyncio.Event] = {}
+        self.lanes = Lanes(self.lease)
         self._recent: dict[str, Attestation] = {}  # by digest: attested, not yet sent, oldest first
         self._flights: set[asyncio.Task[None]] = set()  # attestation batches in the air
         self._attesting: set[str] = set()  # the operations they carry
@@ -220,74 +217,30 @@ class Relay:
 
     @property
     def leader(self) -> bool:
-        """Whether this process holds the lease now (by its own clock: it stops acting in time)."""
-        return time.monotonic() < self._lease_until
+        return self.lanes.leader
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keeps the lease and runs the lanes until ``stop``; each lane finishes its current pass."""
-        polls = [c.poll_interval for c in self.chains.values()]
-        public = [c.poll_interval for c in self.config.public] or polls
-        lanes: dict[str, tuple[Callable[[], Awaitable[None]], float]] = {
-            "intake": (self.intake, min(polls)),
-            "attest": (self.attest, min(polls)),
-            "deliver": (self.deliveries, min(public)),
-            "confirm": (self.confirmations, min(polls)),  # soon after a block makes a delivery final
-            "upkeep": (self.upkeep, UPKEEP_INTERVAL),
-        }
-        self._wakes = {name: asyncio.Event() for name in lanes}
-
-        async def on_stop() -> None:
-            await stop.wait()
-            for wake in self._wakes.values():
-                wake.set()
-
-        async with asyncio.TaskGroup() as group:
-            group.create_task(on_stop())
-            group.create_task(self._keep_lease(stop))
-            for name, (work, interval) in lanes.items():
-                group.create_task(self._lane(name, work, interval, stop))
-        await asyncio.gather(*self._flights, return_exceptions=True)  # batches in the air land first
-
-    async def _keep_lease(self, stop: asyncio.Event) -> None:
-        """Takes or renews the lease every third of its length; a failed renewal (say, the database is
-        down) lets it lapse, and the lanes stop acting when it would have expired."""
-        seconds = self.config.relayer.lease_seconds if self.config.relayer else 3.0
-        while not stop.is_set():
-            started = time.monotonic()
-            try:
-                held = await self.lease.acquire()
-            except LANE_ERRORS as exc:
-                log.warning("lease not renewed", error=repr(exc))
-            else:
-                was = self.leader
-                self._lease_until = started + seconds if held else 0.0
-                if held and not was:
-                    log.info("leading", owner=self.owner)
-                    for wake in self._wakes.values():
-                        wake.set()
-            metrics.LEADER.set(1 if self.leader else 0)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=seconds / 3)
-
-    async def _lane(self, name: str, work: Callable[[], Awaitable[None]], interval: float, stop: asyncio.Event) -> None:
-        """Runs ``work`` while leading, again when woken (another lane handed it work) or after
-        ``interval``; a failure is logged and left to the next pass."""
-        wake = self._wakes[name]
-        while not stop.is_set():
-            wake.clear()
-            if self.leader:
-                try:
-                    await work()
-                except LANE_ERRORS as exc:
-                    log.warning("pass failed", lane=name, error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=interval)
+        """Keeps the lease and runs the lanes until ``stop`` (`relayer.lanes`); each lane finishes its current
+        pass and the attestation batches in the air land."""
+        polls = min(c.poll_interval for c in self.chains.values())
+        public = min((c.poll_interval for c in self.config.public), default=polls)
+        await self.lanes.run(
+            {
+                "intake": (self.intake, polls),
+                "attest": (self.attest, polls),
+                "deliver": (self.deliveries, public),
+                "confirm": (self.confirmations, polls),  # soon after a block makes a delivery final
+                "upkeep": (self.upkeep, UPKEEP_INTERVAL),
+            },
+            stop,
+        )
+        await asyncio.gather(*self._flights, return_exceptions=True)
 
     def _wake(self, state: State) -> None:
         """Wakes the lane that takes operations in ``state``."""
         lane = LANE_OF.get(state)
-        if lane is not None and lane in self._wakes:
-            self._wakes[lane].set()
+        if lane is not None:
+            self.lanes.wake(lane)
 
     async def _timed(self, stage: str, work: Awaitable[None]) -> None:
         started = time.perf_counter()
@@ -337,7 +290,7 @@ class Relay:
             async for attempt in transient_retries():
                 with attempt:
                     await stage(chain_id)
-        except LANE_ERRORS as exc:
+        except TRANSIENT as exc:
             metrics.RPC_ERRORS.labels(str(chain_id)).inc()
             log.warning("stage failed", stage=getattr(stage, "__name__", "stage"), chain=chain_id, error=repr(exc))
 
@@ -538,12 +491,11 @@ class Relay:
         self._flights.discard(flight)
         self._attesting.difference_update(ids)
         error = None if flight.cancelled() else flight.exception()
-        if isinstance(error, LANE_ERRORS):
+        if isinstance(error, TRANSIENT):
             log.warning("attestation batch failed", error=repr(error))
         elif error is not None:
             self._crashed = error
-        if "attest" in self._wakes:
-            self._wakes["attest"].set()
+        self.lanes.wake("attest")
 
     async def _attest_batch(self, ops: list[Operation]) -> None:
         """Gathers the attestors' signatures of ``ops``' statements, logs and stores the attestations and
