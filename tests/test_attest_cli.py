@@ -99,16 +99,3 @@ async def test_trust_list_from_url(files: tuple[Path, Path], trust_url: str) -> 
     assert result.returncode == 0, result.stderr
     missing = await asyncio.to_thread(dari, "attest", "verify", str(attestation), "--trust", trust_url + "/nope")
     assert missing.returncode == 2
-
-
-def test_bench_prints_and_writes_its_json(tmp_path: Path) -> None:
-    """`dari bench` output shape (the numbers themselves are for `make bench`, not for a test)."""
-    output = tmp_path / "results.json"
-    result = dari("bench", "--iterations", "1000", "--output", str(output))
-    assert result.returncode == 0, result.stderr
-    printed = json.loads(result.stdout)
-    assert printed == json.loads(output.read_text())
-    assert set(printed["attest"]) == {
-        "sign_per_s", "verify_per_s", "raw_sign_per_s", "raw_verify_per_s", "attestation_verify_per_s"
-    }  # fmt: skip
-    assert all(value > 0 for value in printed["attest"].values())
