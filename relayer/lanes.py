@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 import aiohttp
 import structlog
 from sqlalchemy.exc import DBAPIError
+from web3.exceptions import Web3Exception
 
 from relayer import metrics
 from relayer.errors import DariError
@@ -24,7 +25,9 @@ from relayer.lease import Lease
 
 log = structlog.get_logger("lanes")
 
-TRANSIENT = (OSError, TimeoutError, DariError, aiohttp.ClientError, DBAPIError)  # the next pass retries
+# What a pass may meet and the next pass retries: the network, a node (a JSON-RPC error answer is a
+# Web3Exception), the database (a restart is a DBAPIError), or the package's own refusals.
+TRANSIENT = (OSError, TimeoutError, DariError, aiohttp.ClientError, DBAPIError, Web3Exception)
 
 Work = Callable[[], Awaitable[None]]
 

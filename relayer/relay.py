@@ -63,7 +63,7 @@ from relayer.events import (
     WalletLinked,
     WalletUnlinked,
 )
-from relayer.evm.abi import Abi
+from relayer.evm.abi import Abi, Function
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.kyc import FileKycSource, KycSource, NoKycSource
@@ -176,7 +176,10 @@ class Relay:
 
     async def __aexit__(self, *_exc: object) -> None:
         if self.leader:
-            await self.lease.release()
+            try:
+                await self.lease.release()
+            except TRANSIENT as exc:  # the database is away: the lease lapses by itself
+                log.warning("lease not released", error=repr(exc))
         await self._stack.aclose()
 
     def _watched_addresses(self, chain: ChainConfig) -> list[str]:
@@ -210,8 +213,16 @@ class Relay:
         key = (chain_id, target.lower(), name, function, args)
         if key not in self._reads:
             abi = self._abis.get(name) or self._abis.setdefault(name, Abi.of(self.artifacts.get(name)))
-            self._reads[key] = asyncio.ensure_future(self.clients[chain_id].view(target, abi[function], *args))
+            self._reads[key] = asyncio.ensure_future(self._read(chain_id, target, abi[function], args))
         return await self._reads[key]
+
+    async def _read(self, chain_id: int, address: str, function: Function, args: tuple[Any, ...]) -> Any:
+        """One view, retried on transient faults (a decision needs several: one failing read would send the
+        whole decision into its backoff)."""
+        async for attempt in transient_retries():
+            with attempt:
+                return await self.clients[chain_id].view(address, function, *args)
+        raise DariError(f"{function.name} on chain {chain_id}: no attempt made")  # pragma: no cover
 
     # --- the lanes ------------------------------------------------------------------------------
 
@@ -297,17 +308,21 @@ class Relay:
     # --- ingest and finality ------------------------------------------------------------------
 
     async def ingest(self, chain_id: int) -> None:
-        poll = await self.watchers[chain_id].poll()
+        """The chain's new events, recorded as operations before the watcher's cursor moves past them."""
+
+        async def record(events: list[ChainEvent]) -> None:
+            ops = [op for event in events for op in await self._operations_for(event)]
+            seen: Counter[str] = Counter()
+            for op, new in zip(ops, await self.store.observe_many(ops), strict=True):
+                if new:
+                    metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
+                    log.debug("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
+                    seen[op.kind.value] += 1
+            for kind, count in sorted(seen.items()):
+                log.info("observed", chain=chain_id, kind=kind, count=count)
+
+        poll = await self.watchers[chain_id].poll(record)
         self.heads[chain_id] = poll.head
-        ops = [op for event in poll.observed for op in await self._operations_for(event)]
-        seen: Counter[str] = Counter()
-        for op, new in zip(ops, await self.store.observe_many(ops), strict=True):
-            if new:
-                metrics.EVENTS_SEEN.labels(str(chain_id), op.kind.value).inc()
-                log.debug("observed", id=op.id, kind=op.kind.value, block=op.source.block_number)
-                seen[op.kind.value] += 1
-        for kind, count in sorted(seen.items()):
-            log.info("observed", chain=chain_id, kind=kind, count=count, head=poll.head)
 
     async def _operations_for(self, event: ChainEvent) -> list[Operation]:
         source = _source(event.ref)

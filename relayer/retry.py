@@ -5,9 +5,9 @@ left to the persisted, transfer-level schedule (`relayer.transfer_state.backoff_
 from __future__ import annotations
 
 import aiohttp
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, NotSupportedError, ProgrammingError
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential_jitter
-from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from relayer.watcher import RpcUnavailable
 
@@ -16,13 +16,14 @@ MAX_SECONDS = 5.0
 
 
 def is_retryable(error: BaseException) -> bool:
-    """Transient: the network, an RPC node or the database hiccuped. Not transient: a contract said no,
-    or our own logic refused (those never succeed by repetition)."""
+    """Transient: the network, an RPC node or the database hiccuped (a database restarting answers with a
+    plain DBAPIError: "the database system is starting up"). Not transient: a contract said no, our own
+    logic refused, or the database refused the data or the statement (those never succeed by repetition)."""
     if isinstance(error, ContractLogicError | ContractCustomError):
         return False
     if isinstance(error, DBAPIError):
-        return isinstance(error, OperationalError) or bool(error.connection_invalidated)
-    return isinstance(error, RpcUnavailable | aiohttp.ClientError | TimeoutError | ConnectionError)
+        return not isinstance(error, IntegrityError | DataError | ProgrammingError | NotSupportedError)
+    return isinstance(error, RpcUnavailable | Web3RPCError | aiohttp.ClientError | TimeoutError | ConnectionError)
 
 
 def transient_retries(attempts: int = ATTEMPTS, seconds: float = MAX_SECONDS) -> AsyncRetrying:

@@ -154,7 +154,8 @@ class ChainSubmitter:
         return [self._is_done(op, a, answer) for (op, a), answer in zip(deliveries, answers, strict=True)]
 
     async def head(self) -> int:
-        return int(await self.client.w3.eth.block_number)
+        [number] = await self.client.batch_results([("eth_blockNumber", [])])
+        return _quantity(number)
 
     def final_block(self, head: int) -> int | Literal["latest"]:
         return final_block(head, self.chain.confirmations)

@@ -12,12 +12,13 @@ loop. Each poll:
    in the same batch, the headers of the range's part within the reorg window. The headers must chain
    by ``parentHash`` from the cursor and every event's block hash must match its header, otherwise the
    chain moved while it was read and the poll reports nothing (the next poll sees the reorg);
-3. remembers those hashes (pruned to the window), then advances the cursor.
+3. remembers those hashes (pruned to the window), hands the events to the caller's ``record`` and only
+   then advances the cursor.
 
 Finality is separate from observation: an event is final when its block hash is still canonical and
 ``head - block_number >= confirmations`` (`Watcher.is_final`; ``Poll.safe_block``). Delivery is
-at-least-once: a crash between remembering hashes and advancing the cursor reports that range again,
-so consumers key events by (chain, tx hash, log index, block hash).
+at-least-once: a crash (or a failed ``record``) before the cursor advances reports that range again, so
+consumers key events by (chain, tx hash, log index, block hash).
 
 Errors: `RpcUnavailable` (retry later), `ReorgTooDeep` (fatal), `relayer.events.EventDecodeError`
 (a watched contract emitted a malformed known event: fatal, the cursor does not move past it).
@@ -26,7 +27,7 @@ Errors: `RpcUnavailable` (retry later), `ReorgTooDeep` (fatal), `relayer.events.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,9 @@ from relayer.finality import is_final as verdict
 from relayer.finality import window as default_window
 from relayer.schema import block_hashes
 
-__all__ = ["Poll", "ReorgTooDeep", "RpcUnavailable", "Watcher"]
+__all__ = ["Poll", "Record", "ReorgTooDeep", "RpcUnavailable", "Watcher"]
+
+Record = Callable[[list[ChainEvent]], Awaitable[None]]  # takes newly observed events before the cursor moves
 
 DEFAULT_MAX_RANGE = 2000
 HEADERS_PER_BATCH = 100
@@ -110,8 +113,10 @@ class Watcher:
 
     # --- public API ------------------------------------------------------------------------------
 
-    async def poll(self) -> Poll:
-        """Detects a reorg below the cursor, then reads the next range of blocks (see the module docstring)."""
+    async def poll(self, record: Record | None = None) -> Poll:
+        """Detects a reorg below the cursor, then reads the next range of blocks (see the module docstring).
+        ``record``, when given, receives the newly observed events before the cursor moves past them: if it
+        raises (or the process dies in it), the cursor stays and the next poll reads them again."""
         async with self._lock:
             cursor = await self._cursors.get(self._chain_id)
             head, at_cursor = await self._head(cursor)
@@ -124,7 +129,7 @@ class Watcher:
                     reorged_from = rewound.block_number
                     reorged = [r for r in self._reported if r.block_number > reorged_from]
                     self._reported = [r for r in self._reported if r.block_number <= reorged_from]
-            observed, cursor = await self._scan(cursor, head)
+            observed, cursor = await self._scan(cursor, head, record)
             self._reported = [r for r in self._reported if r.block_number > head - self._window]
             self._reported += [e.ref for e in observed]
             scanned_to = self._start_block - 1 if cursor is None else cursor.block_number
@@ -173,7 +178,9 @@ class Watcher:
             await conn.execute(delete(block_hashes).where(*self._rows(), block_hashes.c.block_number > fork))
         return rewound
 
-    async def _scan(self, cursor: Cursor | None, head: int) -> tuple[list[ChainEvent], Cursor | None]:
+    async def _scan(
+        self, cursor: Cursor | None, head: int, record: Record | None
+    ) -> tuple[list[ChainEvent], Cursor | None]:
         """Reads the next span; returns its events and the new cursor (unchanged when nothing was read)."""
         next_block = self._start_block if cursor is None else cursor.block_number + 1
         span = next_span(next_block, head, self._max_range, self._window)
@@ -203,6 +210,8 @@ class Watcher:
         events.sort(key=lambda e: (e.ref.block_number, e.ref.log_index))
         advanced = Cursor(self._chain_id, span.end, known[span.end])
         await self._remember(span, headers, head)
+        if record is not None:
+            await record(events)
         await self._cursors.advance(advanced)
         return events, advanced
 

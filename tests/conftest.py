@@ -1,4 +1,5 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), a fresh anvil, artifacts."""
+"""Shared fixtures: databases (SQLite and PostgreSQL), a fresh anvil, artifacts; the ``--long`` option,
+without which tests marked ``long`` (the long variants of the fault scenarios) are skipped."""
 
 from __future__ import annotations
 
@@ -18,6 +19,26 @@ from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from tests.contracts.system import System, deploy_system
 from tests.support import postgres
+
+LONG_OPTION = "--long"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        LONG_OPTION,
+        action="store_true",
+        default=False,
+        help="also run the tests marked `long` (the long variants of the fault scenarios)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption(LONG_OPTION):
+        return
+    skip = pytest.mark.skip(reason=f"long variant: runs only with {LONG_OPTION}")
+    for item in items:
+        if item.get_closest_marker("long") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +20,18 @@ from relayer.devnet import control
 from relayer.transfer_state import State
 from tests.support import postgres
 from tests.support.bridge import Bridge
-from tests.support.faults import assert_exactly_once, restart_attestors, rewrite_config
+from tests.support.faults import assert_exactly_once, fund, restart_attestors, rewrite_config, variants
 from tests.support.rpc_proxy import NONE, Faults, RpcFaultProxy
 
 FAULTS = Faults(drop=0.10, delay=0.10, error=0.05)
-MINTS_PER_CHAIN = 30
-REFUNDS = 20
-BACKS = 5
+
+
+@dataclass(frozen=True)
+class Mix:
+    mints_per_chain: int
+    refunds: int
+    backs: int
+
 
 pytestmark = pytest.mark.integration
 
@@ -68,17 +74,23 @@ async def proxied(devnet: tuple[Path, str]) -> AsyncIterator[tuple[Bridge, list[
                     bridge.kill(name)
 
 
-async def test_transfers_end_exactly_once_through_faulty_rpc(proxied: tuple[Bridge, list[RpcFaultProxy]]) -> None:
+@pytest.mark.parametrize("mix", variants(Mix(30, 20, 5), Mix(150, 100, 25)))
+async def test_transfers_end_exactly_once_through_faulty_rpc(
+    proxied: tuple[Bridge, list[RpcFaultProxy]], mix: Mix
+) -> None:
     """INV-001/INV-002/INV-003/INV-008 with 10% of RPC requests dropped, 10% delayed and 5% failed on every
-    chain: mints to both public chains, refunds and releases each end exactly once; the relayer stays up."""
+    chain: mints to both public chains, refunds and releases each end exactly once; the relayer stays up.
+    Short: 30 mints per chain, 20 refunds, 5 bridge-backs; long (--long): 150, 100, 25."""
     bridge, proxies = proxied
-    mints = await bridge.bridge_out("Minjun", 1, "ethereum", count=MINTS_PER_CHAIN)
-    mints += await bridge.bridge_out("Minjun", 1, "rollup", count=MINTS_PER_CHAIN)
-    refunds = await bridge.bridge_out("Bob", 1, "ethereum", count=REFUNDS)
-    await bridge.wait(mints, {State.CONFIRMED}, timeout=180)
-    backs = [await bridge.bridge_back("Minjun", 1, "ethereum") for _ in range(BACKS)]
-    await bridge.wait(refunds, {State.REFUNDED}, timeout=120)
-    await bridge.wait(backs, {State.CONFIRMED}, timeout=120)
+    await fund(bridge, "Minjun", 2 * mix.mints_per_chain)
+    await fund(bridge, "Bob", mix.refunds)
+    mints = await bridge.bridge_out("Minjun", 1, "ethereum", count=mix.mints_per_chain)
+    mints += await bridge.bridge_out("Minjun", 1, "rollup", count=mix.mints_per_chain)
+    refunds = await bridge.bridge_out("Bob", 1, "ethereum", count=mix.refunds)
+    await bridge.wait(mints, {State.CONFIRMED}, timeout=180 + mix.mints_per_chain)
+    backs = [await bridge.bridge_back("Minjun", 1, "ethereum") for _ in range(mix.backs)]
+    await bridge.wait(refunds, {State.REFUNDED}, timeout=120 + mix.refunds)
+    await bridge.wait(backs, {State.CONFIRMED}, timeout=120 + mix.backs)
     assert "relayer" in {r.name for r in bridge.processes.running()}, "the relayer died"
     injected = sum((p.counts for p in proxies), start=Counter())
     assert min(injected["drop"], injected["delay"], injected["error"]) > 0, injected

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
-from web3.exceptions import ContractLogicError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from relayer.errors import DariError
 from relayer.retry import is_retryable, transient_retries
@@ -18,9 +19,14 @@ from relayer.watcher import RpcUnavailable
         (aiohttp.ClientConnectionError(), True),
         (TimeoutError(), True),
         (ConnectionResetError(), True),
+        (Web3RPCError("internal error"), True),
         (ContractLogicError("execution reverted"), False),
         (DariError("refused"), False),
         (ValueError("bug"), False),
+        (DBAPIError("SELECT 1", {}, Exception("the database system is starting up")), True),
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (ProgrammingError("SELEC", {}, Exception("syntax error")), False),
     ],
 )
 def test_predicate(error: BaseException, retryable: bool) -> None:

@@ -143,7 +143,8 @@ class Bridge:
                 return found
             if asyncio.get_running_loop().time() > deadline:
                 summary = {i: (found[i].state.value if i in found else "unseen") for i in ids}
-                raise AssertionError(f"not all in {sorted(states)} after {timeout} s: {summary}")
+                late = {i: state for i, state in summary.items() if state not in states}
+                raise AssertionError(f"{len(late)} of {len(ids)} not in {sorted(states)} after {timeout} s: {late}")
             await asyncio.sleep(0.3)
 
     async def wrapped_balance(self, who: str, chain: str = "ethereum", security: int = 0) -> int:

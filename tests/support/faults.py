@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import tomllib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import pytest
 import tomli_w
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -20,6 +22,14 @@ from relayer.transfer_state import Kind, State, is_final
 from tests.support.bridge import Bridge
 
 RECONCILE_TIMEOUT = 120.0
+SETTLE_TIMEOUT = 120.0  # seconds for every operation to reach a final state
+T = TypeVar("T")
+
+
+def variants(short: T, long: T) -> list[Any]:
+    """The two sizes of one scenario as parameters: ``short`` (always run, part of `make test`) and ``long``
+    (marked ``long``: run only with ``pytest --long``)."""
+    return [pytest.param(short, id="short"), pytest.param(long, id="long", marks=pytest.mark.long)]
 
 
 def rewrite_config(root: Path, change: Callable[[dict[str, Any]], None]) -> None:
@@ -83,8 +93,14 @@ async def assert_exactly_once(bridge: Bridge, mints: list[str], refunds: list[st
     assert {nonce(i) for i in mints} <= set(minted), "a confirmed bridge-out is not minted"
     assert {nonce(i) for i in refunds} <= set(refunded), "a refunded bridge-out has no refund"
     assert {nonce(i) for i in mints}.isdisjoint(refunded)
-    open_ = {k: n for k, n in (await bridge.store.counts()).items() if not is_final(Kind(k[0]), State(k[1]))}
-    assert open_ == {}, f"operations not final: {open_}"
+    deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
+    while True:  # operations the faults sent into a retry backoff (seeded registrations, say) end too
+        counts = await bridge.store.counts()
+        open_ = {k: n for k, n in counts.items() if not is_final(Kind(k[0]), State(k[1]))}
+        if not open_ or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    assert open_ == {}, f"operations not final after {SETTLE_TIMEOUT:.0f} s: {open_}"
     assert await bridge.locked() == await bridge.wrapped_supply()
     report = await reconcile(bridge)
     assert report["balanced"], report
@@ -105,3 +121,94 @@ async def reconcile(bridge: Bridge) -> dict[str, Any]:
     assert proc.returncode == 0, f"dari reconcile exited {proc.returncode}: {stderr.decode()[-2000:]}"
     report: dict[str, Any] = json.loads(stdout)
     return report
+
+
+async def finished_bridge_outs(bridge: Bridge) -> int:
+    """How many bridge-outs the relayer's database holds in a final state."""
+    counts = await bridge.store.counts()
+    return sum(
+        n for (kind, state), n in counts.items() if kind == Kind.BRIDGE_OUT and is_final(Kind.BRIDGE_OUT, State(state))
+    )
+
+
+class Traffic:
+    """``transfers`` bridge-outs sent in the background in shuffled chunks: a quarter by Bob (ineligible:
+    refunded), the rest by Minjun (eligible: minted), half to each public chain. `limit` holds the sender
+    back at a count until a fault has been injected, so that faults are spread over the whole stream."""
+
+    def __init__(self, bridge: Bridge, transfers: int, rng: random.Random, chunk: int = 5) -> None:
+        self.bridge = bridge
+        self.transfers = transfers
+        refunds = transfers // 4
+        per_chain = (transfers - refunds) // 2
+        lanes = {
+            ("Minjun", "ethereum"): transfers - refunds - per_chain,
+            ("Minjun", "rollup"): per_chain,
+            ("Bob", "ethereum"): refunds,
+        }
+        self.plan = [(lane, min(chunk, n - i)) for lane, n in lanes.items() for i in range(0, n, chunk)]
+        rng.shuffle(self.plan)
+        self.mints: list[str] = []
+        self.refunds: list[str] = []
+        self.sent = 0
+        self.baseline = 0
+        self._limit = transfers
+        self._changed = asyncio.Condition()
+
+    async def allow(self, limit: int) -> None:
+        """Lets the sender go on up to ``limit`` transfers in all."""
+        async with self._changed:
+            self._limit = limit
+            self._changed.notify_all()
+
+    async def reached(self, count: int) -> None:
+        """Waits until ``count`` transfers have been sent."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.sent >= count)
+
+    async def in_flight(self) -> int:
+        """Sent transfers not yet final in the relayer's database (the database must be up)."""
+        return self.sent - (await finished_bridge_outs(self.bridge) - self.baseline)
+
+    async def run(self) -> None:
+        self.baseline = await finished_bridge_outs(self.bridge)
+        await fund(self.bridge, "Minjun", self.transfers)
+        await fund(self.bridge, "Bob", self.transfers)
+        for (who, chain), size in self.plan:
+            left = size
+            while left:
+                async with self._changed:
+                    await self._changed.wait_for(lambda: self.sent < self._limit)
+                    count = min(left, self._limit - self.sent)
+                ids = await self.bridge.bridge_out(who, 1, chain, count=count)
+                (self.mints if who == "Minjun" else self.refunds).extend(ids)
+                left -= count
+                async with self._changed:
+                    self.sent += count
+                    self._changed.notify_all()
+
+    async def wait_final(self, timeout: float) -> None:
+        """Every sent transfer final in its expected state: mints confirmed, refunds refunded."""
+        await self.bridge.wait(self.mints, {State.CONFIRMED}, timeout=timeout)
+        await self.bridge.wait(self.refunds, {State.REFUNDED}, timeout=timeout)
+
+
+async def interleave(
+    traffic: Traffic, faults: int, rng: random.Random, fault: Callable[[int], Awaitable[None]], jitter: float = 1.0
+) -> None:
+    """Sends ``traffic`` and injects ``fault(0)`` ... ``fault(faults - 1)`` at seeded random points of it:
+    fault i once the i-th of ``faults`` random counts has been sent (plus up to ``jitter`` seconds), the
+    sender going on meanwhile but never past the next count until fault i is done."""
+    points = sorted(rng.sample(range(1, traffic.transfers), faults))
+
+    async def inject() -> None:
+        for i, point in enumerate(points):
+            await traffic.allow(points[i + 1] if i + 1 < len(points) else traffic.transfers)
+            await traffic.reached(point)
+            await asyncio.sleep(rng.uniform(0, jitter))
+            await fault(i)
+
+    await traffic.allow(points[0])
+    async with asyncio.TaskGroup() as group:
+        group.create_task(traffic.run())
+        group.create_task(inject())

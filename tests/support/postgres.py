@@ -45,35 +45,72 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+class Cluster:
+    """A throwaway PostgreSQL cluster in a temporary directory, on the machine's binaries (trust auth,
+    loopback only, fsync off), that a test may stop, start and restart on the same port and data
+    directory. `create` initialises and starts it; `destroy` stops it and removes its directory."""
+
+    def __init__(self) -> None:
+        initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+        if not initdbs:
+            raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql: apt-get install postgresql")
+        self.bindir = Path(initdbs[-1]).parent
+        self.root = Path(tempfile.mkdtemp(prefix="dari-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "log"
+        self.port = _free_port()
+        self._as_postgres: list[str] = []
+        if os.geteuid() == 0:  # initdb refuses to run as root
+            shutil.chown(self.root, "postgres", "postgres")
+            self._as_postgres = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*self._as_postgres, *argv], check=check, capture_output=True, timeout=120)
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        return self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), *args, check=check)
+
+    @property
+    def _options(self) -> str:
+        return f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+
+    def create(self) -> str:
+        """Initialises and starts the cluster; returns its admin URL."""
+        self._run(str(self.bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(self.data))
+        self.start()
+        return self.admin_url
+
+    def start(self) -> None:
+        """Starts the server and waits until it accepts connections."""
+        self._pg_ctl("-o", self._options, "-l", str(self.log), "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stops the server (``fast``: disconnects clients, rolls back; ``immediate``: like a crash)."""
+        self._pg_ctl("-m", mode, "-w", "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        """`pg_ctl restart`: stops the server (``mode``), starts it again and waits until it accepts connections."""
+        self._pg_ctl("-m", mode, "-o", self._options, "-l", str(self.log), "-w", "restart")
+
+    def destroy(self) -> None:
+        """Stops the server if it runs and removes its directory."""
+        if self.data.exists():
+            self._pg_ctl("-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 @contextmanager
 def private_cluster() -> Iterator[str]:
     """A throwaway cluster (trust auth, loopback only); yields its admin URL."""
-    initdbs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not initdbs:
-        raise RuntimeError("no PostgreSQL binaries under /usr/lib/postgresql: apt-get install postgresql")
-    bindir = Path(initdbs[-1]).parent
-    root = Path(tempfile.mkdtemp(prefix="dari-pg-"))
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(root, "postgres", "postgres")
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", _free_port()
+    cluster = Cluster()
     try:
-        subprocess.run(
-            [*as_postgres, str(bindir / "initdb"), "-A", "trust", "-U", "postgres", "-D", str(data)],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        pg_ctl = [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data)]
-        subprocess.run(
-            [*pg_ctl, "-o", options, "-l", str(root / "log"), "-w", "start"], check=True, capture_output=True
-        )
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        yield cluster.create()
     finally:
-        subprocess.run(
-            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
-        )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.destroy()
 
 
 @contextmanager
