@@ -71,9 +71,13 @@ def final_block(head: int, confirmations: int) -> int | Literal["latest"]:
 
 
 def _quantity(value: Any) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}")
-    return int(value, 16)
+    """A JSON-RPC hex quantity; `RpcUnavailable` for anything else."""
+    if isinstance(value, str) and value.startswith("0x"):
+        try:
+            return int(value, 16)
+        except ValueError:
+            raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}") from None
+    raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}")
 
 
 def _receipt(tx_hash: str, raw: Any) -> Receipt:
