@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from eth_typing import HexStr
 
-from relayer.devnet import control
 from relayer.transfer_state import Event, State
-from tests.support.bridge import Bridge
-from tests.support.faults import assert_exactly_once, nonce, set_confirmations, source_nonces
+from tests.support.bridge import Bridge, relaying
+from tests.support.faults import assert_exactly_once, devnet_waiting, nonce, source_nonces
 
 pytestmark = pytest.mark.integration
 CONFIRMATIONS = 4
@@ -24,26 +23,14 @@ DEPTH = 2
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("deep-reorg")
-    asyncio.run(control.up(root, relayer=False))
-    set_confirmations(root, CONFIRMATIONS)
-    try:
+    with devnet_waiting(tmp_path_factory.mktemp("deep-reorg"), CONFIRMATIONS) as root:
         yield root
-    finally:
-        control.down(root)
 
 
 @pytest.fixture
 async def bridge(devnet: Path) -> AsyncIterator[Bridge]:
-    async with Bridge(devnet, f"sqlite:///{devnet / 'reorg.db'}") as b:
-        if "relayer" not in {r.name for r in b.processes.running()}:
-            await b.start_relayer()
+    async with relaying(devnet, f"sqlite:///{devnet / 'reorg.db'}") as b:
         yield b
-
-
-async def mine(bridge: Bridge, chain_id: int, blocks: int) -> None:
-    for _ in range(blocks):
-        await bridge.clients[chain_id].rpc("evm_mine", [])
 
 
 async def hold_blocks(bridge: Bridge, chain_id: int) -> None:
@@ -66,7 +53,7 @@ async def test_reorged_mint_is_delivered_again_exactly_once(bridge: Bridge) -> N
     try:
         ids = await bridge.bridge_out("Minjun", 1, "ethereum", count=3)
         submitted = await bridge.wait(ids, {State.SUBMITTED}, timeout=60)
-        await mine(bridge, ethereum, DEPTH)  # the mint transaction's block and one more
+        await bridge.mine(ethereum, DEPTH)  # the mint transaction's block and one more
         for op in submitted.values():
             receipt = await client.w3.eth.get_transaction_receipt(HexStr(op.dest_tx_hash or ""))
             assert receipt["status"] == 1
@@ -97,13 +84,13 @@ async def test_reorged_bridge_back_is_never_released(bridge: Bridge) -> None:
     try:
         sending = asyncio.create_task(bridge.bridge_back("Minjun", 2, "ethereum"))
         await asyncio.sleep(0.5)
-        await mine(bridge, ethereum, 1)  # the burn's block
+        await bridge.mine(ethereum, 1)  # the burn's block
         back = await sending
-        await mine(bridge, ethereum, DEPTH - 1)
+        await bridge.mine(ethereum, DEPTH - 1)
         await bridge.wait([back], {State.OBSERVED}, timeout=10)  # seen, not final
         assert await bridge.wrapped_balance("Minjun", "ethereum") == wrapped - 2
         await bridge.clients[ethereum].rpc("anvil_reorg", [DEPTH, []])  # the burn is gone
-        await mine(bridge, ethereum, CONFIRMATIONS + 2)
+        await bridge.mine(ethereum, CONFIRMATIONS + 2)
     finally:
         await resume_blocks(bridge, ethereum)
     dropped = await bridge.wait([back], {State.DROPPED}, timeout=30)

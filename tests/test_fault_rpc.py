@@ -4,7 +4,6 @@ recovers by itself."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -16,10 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from relayer.devnet import control
 from relayer.transfer_state import State
-from tests.support import postgres
-from tests.support.bridge import Bridge
+from tests.support.bridge import Bridge, devnet_on_postgres
 from tests.support.faults import assert_exactly_once, fund, restart_attestors, rewrite_config, variants
 from tests.support.rpc_proxy import NONE, Faults, RpcFaultProxy
 
@@ -38,15 +35,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory, pg_admin: str) -> Iterator[tuple[Path, str]]:
-    root = tmp_path_factory.mktemp("rpc-faults")
-    asyncio.run(control.up(root, relayer=False))
-    name = f"dari_rpc_faults_{int(time.time() * 1000) % 10**9}"
-    asyncio.run(postgres.create_database(pg_admin, name))
-    try:
-        yield root, postgres.with_database(pg_admin, name)
-    finally:
-        control.down(root)
-        asyncio.run(postgres.drop_database(pg_admin, name))
+    with devnet_on_postgres(tmp_path_factory.mktemp("rpc-faults"), pg_admin, "rpc_faults") as devnet:
+        yield devnet
 
 
 @pytest.fixture

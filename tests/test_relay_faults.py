@@ -9,7 +9,6 @@ import contextlib
 import random
 import signal
 import sqlite3
-import time
 from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -20,14 +19,12 @@ import pytest
 from sqlalchemy import select
 
 from relayer import db
-from relayer.devnet import control
 from relayer.devnet.anvil import free_port
 from relayer.relay import Relay
 from relayer.schema import leases
 from relayer.store import UnknownOperation
 from relayer.transfer_state import State
-from tests.support import postgres
-from tests.support.bridge import Bridge
+from tests.support.bridge import Bridge, devnet_on_postgres, relaying
 from tests.support.faults import Traffic, assert_exactly_once, interleave, nonce, variants
 
 pytestmark = pytest.mark.integration
@@ -35,23 +32,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory, pg_admin: str) -> Iterator[tuple[Path, str]]:
-    root = tmp_path_factory.mktemp("faults")
-    asyncio.run(control.up(root, relayer=False))
-    name = f"dari_faults_{int(time.time() * 1000) % 10**9}"
-    asyncio.run(postgres.create_database(pg_admin, name))
-    try:
-        yield root, postgres.with_database(pg_admin, name)
-    finally:
-        control.down(root)
-        asyncio.run(postgres.drop_database(pg_admin, name))
+    with devnet_on_postgres(tmp_path_factory.mktemp("faults"), pg_admin, "faults") as devnet:
+        yield devnet
 
 
 @pytest.fixture
 async def bridge(devnet: tuple[Path, str]) -> AsyncIterator[Bridge]:
-    root, url = devnet
-    async with Bridge(root, url) as b:
-        if "relayer" not in {r.name for r in b.processes.running()}:
-            await b.start_relayer()
+    async with relaying(*devnet) as b:
         yield b
 
 

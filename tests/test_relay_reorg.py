@@ -5,16 +5,14 @@ is configured with confirmations instead of BFT finality (no mint)."""
 from __future__ import annotations
 
 import asyncio
-import tomllib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import tomli_w
 
-from relayer.devnet import control
 from relayer.transfer_state import State
-from tests.support.bridge import Bridge
+from tests.support.bridge import Bridge, relaying
+from tests.support.faults import devnet_waiting
 
 pytestmark = pytest.mark.integration
 PUBLIC_CONFIRMATIONS = 4
@@ -23,37 +21,21 @@ REGISTRY_CONFIRMATIONS = 3
 
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("reorg")
-    asyncio.run(control.up(root, relayer=False))
-    config = tomllib.loads((root / "dari.toml").read_text())
-    config["registry"]["confirmations"] = REGISTRY_CONFIRMATIONS
-    for chain in config["public"]:
-        chain["confirmations"] = PUBLIC_CONFIRMATIONS
-    (root / "dari.toml").write_text(tomli_w.dumps(config))
-    try:
+    with devnet_waiting(tmp_path_factory.mktemp("reorg"), PUBLIC_CONFIRMATIONS, REGISTRY_CONFIRMATIONS) as root:
         yield root
-    finally:
-        control.down(root)
 
 
 @pytest.fixture
 async def bridge(devnet: Path) -> AsyncIterator[Bridge]:
-    async with Bridge(devnet, f"sqlite:///{devnet / 'reorg.db'}") as b:
-        if "relayer" not in {r.name for r in b.processes.running()}:
-            await b.start_relayer()
+    async with relaying(devnet, f"sqlite:///{devnet / 'reorg.db'}") as b:
         yield b
-
-
-async def mine(bridge: Bridge, chain_id: int, blocks: int) -> None:
-    for _ in range(blocks):
-        await bridge.clients[chain_id].rpc("evm_mine", [])
 
 
 async def test_reorged_bridge_back_is_never_released(bridge: Bridge) -> None:
     """INV-003: a burn reorged out within its confirmations releases nothing."""
     ethereum = bridge.chain_id("ethereum")
     [out] = await bridge.bridge_out("Minjun", 5, "ethereum")
-    await mine(bridge, bridge.registry, REGISTRY_CONFIRMATIONS)
+    await bridge.mine(bridge.registry, REGISTRY_CONFIRMATIONS)
     await bridge.wait([out], {State.CONFIRMED}, timeout=90)
     balance, locked = await bridge.registry_balance("Minjun"), await bridge.locked()
     client = bridge.clients[ethereum]
@@ -67,7 +49,7 @@ async def test_reorged_bridge_back_is_never_released(bridge: Bridge) -> None:
     assert observed[back].source.block_hash
     assert await bridge.wrapped_balance("Minjun", "ethereum") == 3
     await client.rpc("anvil_reorg", [1, []])  # replace that block: the burn is gone
-    await mine(bridge, ethereum, PUBLIC_CONFIRMATIONS + 2)
+    await bridge.mine(ethereum, PUBLIC_CONFIRMATIONS + 2)
     await client.rpc("evm_setIntervalMining", [1])
     await asyncio.sleep(4)
     dropped = await bridge.wait([back], {State.DROPPED}, timeout=30)
@@ -87,7 +69,7 @@ async def test_reorged_bridge_out_is_never_minted(bridge: Bridge) -> None:
     observed = await bridge.store.get(out)
     assert observed.state == State.OBSERVED
     await bridge.clients[registry].rpc("anvil_reorg", [1, []])  # the bridge-out's block is replaced
-    await mine(bridge, registry, REGISTRY_CONFIRMATIONS + 2)
+    await bridge.mine(registry, REGISTRY_CONFIRMATIONS + 2)
     dropped = await bridge.wait([out], {State.DROPPED}, timeout=30)
     assert dropped[out].attestation is None
     rollup = bridge.chain_id("rollup")

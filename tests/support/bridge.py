@@ -7,7 +7,8 @@ import contextlib
 import os
 import signal
 import time
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,32 @@ from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.store import Operation, OperationStore, UnknownOperation
 from relayer.transfer_state import State
+from tests.support import postgres
 
 FINAL = {State.CONFIRMED, State.REFUNDED, State.DROPPED, State.REJECTED}
+
+
+@contextmanager
+def devnet_on_postgres(root: Path, pg_admin: str, label: str) -> Iterator[tuple[Path, str]]:
+    """A devnet in ``root`` (no relayer yet) and a fresh PostgreSQL database for its relayer; both gone
+    afterwards."""
+    name = f"dari_{label}_{int(time.time() * 1000) % 10**9}"
+    asyncio.run(postgres.create_database(pg_admin, name))
+    try:
+        asyncio.run(control.up(root, relayer=False))
+        yield root, postgres.with_database(pg_admin, name)
+    finally:
+        control.down(root)
+        asyncio.run(postgres.drop_database(pg_admin, name))
+
+
+@asynccontextmanager
+async def relaying(root: Path, database_url: str) -> AsyncIterator[Bridge]:
+    """A `Bridge` on the devnet in ``root`` whose relayer runs (started unless it already does)."""
+    async with Bridge(root, database_url) as bridge:
+        if "relayer" not in {r.name for r in bridge.processes.running()}:
+            await bridge.start_relayer()
+        yield bridge
 
 
 class Bridge:
@@ -127,6 +152,10 @@ class Bridge:
         )
         [event] = gateway.events.BridgeBackRequested().process_receipt(receipt, errors=DISCARD)
         return f"{chain_id}-{event['args']['nonce']}"
+
+    async def mine(self, chain_id: int, blocks: int) -> None:
+        for _ in range(blocks):
+            await self.clients[chain_id].rpc("evm_mine", [])
 
     # --- reading state -------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import json
 import random
 import tomllib
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,14 +41,27 @@ def rewrite_config(root: Path, change: Callable[[dict[str, Any]], None]) -> None
     path.write_text(tomli_w.dumps(document))
 
 
-def set_confirmations(root: Path, public: int) -> None:
-    """Every public chain of ``root``'s config waits ``public`` confirmations."""
+def set_confirmations(root: Path, public: int, registry: int | None = None) -> None:
+    """Every public chain of ``root``'s config waits ``public`` confirmations (the registry ``registry``)."""
 
     def change(document: dict[str, Any]) -> None:
         for chain in document["public"]:
             chain["confirmations"] = public
+        if registry is not None:
+            document["registry"]["confirmations"] = registry
 
     rewrite_config(root, change)
+
+
+@contextmanager
+def devnet_waiting(root: Path, public: int, registry: int | None = None) -> Iterator[Path]:
+    """A devnet in ``root`` (no relayer yet) whose config waits these confirmations; gone afterwards."""
+    try:
+        asyncio.run(control.up(root, relayer=False))
+        set_confirmations(root, public, registry)
+        yield root
+    finally:
+        control.down(root)
 
 
 async def restart_attestors(bridge: Bridge) -> None:
