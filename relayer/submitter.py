@@ -143,15 +143,11 @@ class ChainSubmitter:
             return bytes(answer[7]) == attestation.digest  # the holder's last applied statement
         return bool(answer)
 
-    async def delivered(self, op: Operation, attestation: Attestation, block: BlockIdentifier = "latest") -> bool:
-        """Whether the chain's state at ``block`` shows ``op`` delivered (by us before a crash, or by anyone)."""
-        [done] = await self.delivered_many([(op, attestation)], block)
-        return done
-
     async def delivered_many(
         self, deliveries: Sequence[tuple[Operation, Attestation]], block: BlockIdentifier = "latest"
     ) -> list[bool]:
-        """`delivered` for many operations, read in one JSON-RPC batch."""
+        """Whether the chain's state at ``block`` shows each of ``deliveries`` delivered (by us before a crash,
+        or by anyone), read in one JSON-RPC batch."""
         if not deliveries:
             return []
         answers = await self.client.views([self._done_view(op) for op, _ in deliveries], block)

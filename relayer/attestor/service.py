@@ -16,7 +16,12 @@
 | 503    | ``{"error": "unavailable", "reason"}``                | a chain read or the journal failed (ask again)     |
 | 500    | ``{"error": "internal", "reason"}``                   | a bug (logged with its traceback); never for input |
 
-Every answer is JSON. Handlers are thin: parse, call `Attestor.sign`, serialise.
+- ``POST /v1/sign-batch`` with body ``{"requests": [<sign request>, ...]}`` (1 to 256, at most 1 MiB; no
+  ``ReconciliationReport``) -> 200 ``{"answers": [{"status", "body"}, ...]}``, one per request in order,
+  each what ``/v1/sign`` would have answered for it alone; the batch's checks share one view of the chain
+  and its journal entries one commit. A body that is not such a batch gets 400 (413 when too large).
+
+Every answer is JSON. Handlers are thin: parse, call `Attestor.sign` / `Attestor.sign_many`, serialise.
 """
 
 from __future__ import annotations
