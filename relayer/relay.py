@@ -63,7 +63,7 @@ from relayer.events import (
     WalletLinked,
     WalletUnlinked,
 )
-from relayer.evm.abi import Abi, Function
+from relayer.evm.abi import Function, abi_of
 from relayer.evm.artifacts import Artifacts, load_artifacts
 from relayer.evm.client import ChainClient, RevertDecoder
 from relayer.kyc import FileKycSource, KycSource, NoKycSource
@@ -81,7 +81,6 @@ log = structlog.get_logger("relay")
 LEASE_NAME = "relayer"
 PUBLICATION_INTERVAL = 3600.0  # seconds between checks for recognition records due for publication
 ZERO_ADDRESS = "0x" + "00" * 20
-ZERO_HASH = "0x" + "00" * 32
 REVOKE_REASON_KYC = 1
 REVOKE_REASON_UNLINKED = 2
 REVOKE_REASON_FROZEN = 3
@@ -156,7 +155,6 @@ class Relay:
         self._crashed: BaseException | None = None  # a flight's unexpected failure, raised by the attest lane
         self._next_publication = 0.0
         self._reads: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
-        self._abis: dict[str, Abi] = {}
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> Relay:
@@ -212,8 +210,8 @@ class Relay:
         target = address or self._address(name, chain_id)
         key = (chain_id, target.lower(), name, function, args)
         if key not in self._reads:
-            abi = self._abis.get(name) or self._abis.setdefault(name, Abi.of(self.artifacts.get(name)))
-            self._reads[key] = asyncio.ensure_future(self._read(chain_id, target, abi[function], args))
+            function_abi = abi_of(self.artifacts, name)[function]
+            self._reads[key] = asyncio.ensure_future(self._read(chain_id, target, function_abi, args))
         return await self._reads[key]
 
     async def _read(self, chain_id: int, address: str, function: Function, args: tuple[Any, ...]) -> Any:
@@ -636,7 +634,7 @@ class Relay:
         moves: list[Move] = []
         undelivered: list[Operation] = []
         for op in ops:
-            receipt = receipts[op.dest_tx_hash or ZERO_HASH]
+            receipt = receipts[str(op.dest_tx_hash)]  # in `ready`: a submitted operation names its transaction
             if receipt.mined and receipt.success:
                 if final[receipt.tx_hash]:
                     moves.append(Move(op, Event.CONFIRMED, op.dest_tx_hash))

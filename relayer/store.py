@@ -229,8 +229,7 @@ class OperationStore:
                         _history_row(op.id, State.DROPPED, nxt, Event.REOBSERVED, f"block {op.source.block_number}", at)
                     )
                 moved[op.id] = {**moved.get(op.id, {}), **changes}
-            for operation_id, changes in moved.items():
-                await conn.execute(update(operations).where(operations.c.id == operation_id).values(**changes))
+            await _update_rows(conn, [(operation_id, None, changes) for operation_id, changes in moved.items()])
             if fresh:
                 await conn.execute(insert(operations), list(fresh.values()))
             if history:
@@ -270,7 +269,7 @@ class OperationStore:
         planned = [(move, next_state(move.op.kind, move.op.state, move.event)) for move in moves]
         applied: list[bool] = []
         history: list[dict[str, Any]] = []
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        rows: list[tuple[str, str | None, dict[str, Any]]] = []
         async with self._engine.begin() as conn:
             current = await _lock_states(conn, [move.op.id for move in moves])
             for move, nxt in planned:
@@ -283,17 +282,9 @@ class OperationStore:
                     values["finalized_at"] = at
                 if nxt in (State.CONFIRMED, State.REFUNDED, State.DROPPED):
                     values["completed_at"] = at
-                groups[tuple(sorted(values))].append(
-                    {"b_id": move.op.id, "b_from": move.op.state.value, **{f"v_{k}": v for k, v in values.items()}}
-                )
+                rows.append((move.op.id, move.op.state.value, values))
                 history.append(_history_row(move.op.id, move.op.state, nxt, move.event, move.detail, at))
-            for columns, rows in groups.items():
-                await conn.execute(
-                    update(operations)
-                    .where(operations.c.id == bindparam("b_id"), operations.c.state == bindparam("b_from"))
-                    .values({c: bindparam(f"v_{c}") for c in columns}),
-                    rows,
-                )
+            await _update_rows(conn, rows)
             if history:
                 await conn.execute(insert(operation_history), history)
         return applied
@@ -301,20 +292,10 @@ class OperationStore:
     async def update_many(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
         """`update` for many operations in one database transaction (one executemany per set of columns)."""
         at = now_utc()
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for operation_id, fields in updates:
-            values = {"updated_at": at, **_encode(fields)}
-            groups[tuple(sorted(values))].append({"b_id": operation_id, **{f"v_{k}": v for k, v in values.items()}})
-        if not groups:
-            return
-        async with self._engine.begin() as conn:
-            for columns, rows in groups.items():
-                await conn.execute(
-                    update(operations)
-                    .where(operations.c.id == bindparam("b_id"))
-                    .values({c: bindparam(f"v_{c}") for c in columns}),
-                    rows,
-                )
+        rows = [(operation_id, None, {"updated_at": at, **_encode(fields)}) for operation_id, fields in updates]
+        if rows:
+            async with self._engine.begin() as conn:
+                await _update_rows(conn, rows)
 
     async def update(self, operation_id: str, **fields: Any) -> None:
         """Updates bookkeeping fields (attempts, schedule, errors) without a state change."""
@@ -464,6 +445,21 @@ class OperationStore:
         )
         async with self._engine.connect() as conn:
             return [r[0] for r in (await conn.execute(query)).all()]
+
+
+async def _update_rows(conn: AsyncConnection, rows: Sequence[tuple[str, str | None, dict[str, Any]]]) -> None:
+    """Updates each (id, expected state or None, values) row, one executemany per set of columns; a row
+    with an expected state only while it is still in it."""
+    groups: dict[tuple[tuple[str, ...], bool], list[dict[str, Any]]] = defaultdict(list)
+    for operation_id, expected, values in rows:
+        guard = {"b_from": expected} if expected is not None else {}
+        params = {"b_id": operation_id, **guard, **{f"v_{k}": v for k, v in values.items()}}
+        groups[(tuple(sorted(values)), expected is not None)].append(params)
+    for (columns, guarded), group in groups.items():
+        where = [operations.c.id == bindparam("b_id")]
+        if guarded:
+            where.append(operations.c.state == bindparam("b_from"))
+        await conn.execute(update(operations).where(*where).values({c: bindparam(f"v_{c}") for c in columns}), group)
 
 
 async def _lock_states(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, str]:

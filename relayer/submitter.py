@@ -31,9 +31,9 @@ from attestations.attestation import Attestation
 from attestations.keys import recover_address
 from relayer.config import ChainConfig, Config
 from relayer.errors import DariError
-from relayer.evm.abi import Abi
+from relayer.evm.abi import abi_of
 from relayer.evm.artifacts import Artifacts
-from relayer.evm.client import ChainClient, ContractReverted, RevertDecoder, RpcError, RpcUnavailable, View
+from relayer.evm.client import ChainClient, ContractReverted, RevertDecoder, RpcError, RpcUnavailable, View, quantity
 from relayer.finality import is_final
 from relayer.schema import submissions
 from relayer.store import Operation, as_utc, now_utc
@@ -43,6 +43,7 @@ GAS_HEADROOM = 1.25
 PRICE_BUMP = 1.15  # replacement transactions pay at least 10% more (node rule); 15% to be safe
 ESCROW_REFUNDED = 2  # BridgeEscrow.RequestStatus.Refunded
 GAS_PROBE = "eth_createAccessList"  # executes a call once and reports its gasUsed
+RECEIPT = "eth_getTransactionReceipt"
 UNSUPPORTED = (-32601, -32602)  # JSON-RPC "method not found", "invalid params"
 
 
@@ -70,24 +71,18 @@ def final_block(head: int, confirmations: int) -> int | Literal["latest"]:
     return "latest" if confirmations == 0 else max(head - confirmations, 0)
 
 
-def _quantity(value: Any) -> int:
-    """A JSON-RPC hex quantity; `RpcUnavailable` for anything else."""
-    if isinstance(value, str) and value.startswith("0x"):
-        try:
-            return int(value, 16)
-        except ValueError:
-            raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}") from None
-    raise RpcUnavailable("quantity", f"not a hex quantity: {value!r}")
-
-
 def _receipt(tx_hash: str, raw: Any) -> Receipt:
     """A receipt from an ``eth_getTransactionReceipt`` answer (None: not mined)."""
     if raw is None:
         return Receipt(tx_hash, mined=False, success=False)
     if not isinstance(raw, dict) or not isinstance(raw.get("blockHash"), str):
-        raise RpcUnavailable("eth_getTransactionReceipt", f"not a receipt: {raw!r}")
+        raise RpcUnavailable(RECEIPT, f"not a receipt: {raw!r}")
     return Receipt(
-        tx_hash, True, _quantity(raw.get("status")) == 1, _quantity(raw.get("blockNumber")), raw["blockHash"].lower()
+        tx_hash,
+        True,
+        quantity(RECEIPT, raw.get("status")) == 1,
+        quantity(RECEIPT, raw.get("blockNumber")),
+        raw["blockHash"].lower(),
     )
 
 
@@ -115,9 +110,9 @@ class ChainSubmitter:
         self._decoder = RevertDecoder.from_artifacts(artifacts)
         c = chain.contracts
         self.escrow, self.gateway, self.holders = c.get("escrow"), c.get("gateway"), c.get("holderRegistry")
-        self._escrow = Abi.of(artifacts.get("BridgeEscrow"))
-        self._gateway = Abi.of(artifacts.get("BridgeGateway"))
-        self._holders = Abi.of(artifacts.get("HolderRegistry"))
+        self._escrow = abi_of(artifacts, "BridgeEscrow")
+        self._gateway = abi_of(artifacts, "BridgeGateway")
+        self._holders = abi_of(artifacts, "HolderRegistry")
 
     # --- what is already done on chain -------------------------------------------------------
 
@@ -155,7 +150,7 @@ class ChainSubmitter:
 
     async def head(self) -> int:
         [number] = await self.client.batch_results([("eth_blockNumber", [])])
-        return _quantity(number)
+        return quantity("eth_blockNumber", number)
 
     def final_block(self, head: int) -> int | Literal["latest"]:
         return final_block(head, self.chain.confirmations)
@@ -210,7 +205,7 @@ class ChainSubmitter:
         ``eth_estimateGas`` (a binary search: ten times slower on a large batch) where the node cannot
         probe or reports a revert without its data; `DeliveryRefused` when it reverts."""
         if isinstance(probe, dict) and isinstance(probe.get("gasUsed"), str) and not probe.get("error"):
-            return _quantity(probe["gasUsed"])
+            return quantity(GAS_PROBE, probe["gasUsed"])
         if isinstance(probe, RpcError):
             self._refuse(probe)
             if probe.code not in UNSUPPORTED:
@@ -219,7 +214,7 @@ class ChainSubmitter:
         if isinstance(estimate, RpcError):
             self._refuse(estimate)
             raise estimate.unavailable()
-        return _quantity(estimate)
+        return quantity("eth_estimateGas", estimate)
 
     def _refuse(self, error: RpcError) -> None:
         """`DeliveryRefused` if ``error`` reports a revert."""
@@ -247,8 +242,8 @@ class ChainSubmitter:
             if isinstance(answer, RpcError):
                 raise answer.unavailable()
         gas = await self._gas(request, probe)
-        nonce = _quantity(pending)
-        price = self._price(_quantity(quoted))
+        nonce = quantity("eth_getTransactionCount", pending)
+        price = self._price(quantity("eth_gasPrice", quoted))
         tx: dict[str, Any] = {
             "to": to, "data": data, "nonce": nonce, "gas": int(gas * GAS_HEADROOM) + 50_000, "gasPrice": price,
             "chainId": self.chain.chain_id, "value": 0,
@@ -296,7 +291,8 @@ class ChainSubmitter:
         head_answer, nonce_answer = await self.client.batch_results(
             [("eth_blockNumber", []), ("eth_getTransactionCount", [self.signer.address, "latest"])]
         )
-        head, confirmed_nonce = _quantity(head_answer), _quantity(nonce_answer)
+        head = quantity("eth_blockNumber", head_answer)
+        confirmed_nonce = quantity("eth_getTransactionCount", nonce_answer)
         receipts = await self.receipts(row["tx_hash"] for row in rows)
         final = await self.settled(receipts.values(), head)
         marks: dict[str, str] = {}
@@ -328,7 +324,7 @@ class ChainSubmitter:
         try:
             original = await self.client.w3.eth.get_transaction(HexBytes(row["tx_hash"]))
         except TransactionNotFound:
-            await self._mark(row["tx_hash"], "replaced")  # dropped by the node: the operations retry
+            await self._mark_many({row["tx_hash"]: "replaced"})  # dropped by the node: the operations retry
             return
         quoted = int(await self.client.w3.eth.gas_price)
         price = self._price(quoted, floor=int(int(row["gas_price"]) * PRICE_BUMP) + 1)
@@ -349,9 +345,6 @@ class ChainSubmitter:
                 )
             )  # fmt: skip
         await self.client.w3.eth.send_raw_transaction(signed.raw_transaction)
-
-    async def _mark(self, tx_hash: str, status: str) -> None:
-        await self._mark_many({tx_hash: status})
 
     async def _mark_many(self, statuses: dict[str, str]) -> None:
         """Sets each submission's status (by transaction hash) in one database transaction."""

@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from relayer.config import ChainConfig
 from relayer.cursors import Cursor, CursorStore
 from relayer.events import ChainEvent, LogRef, decode_log
-from relayer.evm.client import ChainClient, RpcUnavailable
+from relayer.evm.client import ChainClient, RpcUnavailable, quantity
 from relayer.finality import Header, ReorgTooDeep, Span, fork_point, linked, next_span
 from relayer.finality import is_final as verdict
 from relayer.finality import window as default_window
@@ -158,7 +158,7 @@ class Watcher:
         if cursor is not None:
             calls.append(_get_header(cursor.block_number))
         answers = await self._batch(calls)
-        head = _quantity("eth_blockNumber", answers[0])
+        head = quantity("eth_blockNumber", answers[0])
         return head, (None if cursor is None else _header(answers[1]))
 
     async def _unwind(self, cursor: Cursor) -> Cursor | None:
@@ -285,15 +285,6 @@ def _get_header(number: int) -> tuple[str, list[Any]]:
     return ("eth_getBlockByNumber", [hex(number), False])
 
 
-def _quantity(method: str, value: object) -> int:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise RpcUnavailable(method, f"not a hex quantity: {value!r}")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise RpcUnavailable(method, f"not a hex quantity: {value!r}") from None
-
-
 def _header(value: object) -> Header | None:
     """A header from an ``eth_getBlockByNumber`` answer; None when the block does not exist."""
     if value is None:
@@ -303,4 +294,4 @@ def _header(value: object) -> Header | None:
     block_hash, parent = value.get("hash"), value.get("parentHash")
     if not isinstance(block_hash, str) or not isinstance(parent, str):
         raise RpcUnavailable("eth_getBlockByNumber", "block without hash or parentHash")
-    return Header(_quantity("eth_getBlockByNumber", value.get("number")), block_hash.lower(), parent.lower())
+    return Header(quantity("eth_getBlockByNumber", value.get("number")), block_hash.lower(), parent.lower())

@@ -1,4 +1,4 @@
-"""Hypothesis: the watcher's readers of JSON-RPC answers (`_quantity`, `_header`, and whole batch answers
+"""Hypothesis: the watcher's readers of JSON-RPC answers (`quantity`, `_header`, and whole batch answers
 as a node sends them, through web3's provider) raise nothing but `RpcUnavailable` on junk."""
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 
 from relayer import db
 from relayer.config import ChainConfig
-from relayer.evm.client import ChainClient, RevertDecoder
+from relayer.evm.client import ChainClient, RevertDecoder, quantity
 from relayer.finality import Header
-from relayer.watcher import RpcUnavailable, Watcher, _header, _quantity
+from relayer.watcher import RpcUnavailable, Watcher, _header
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -30,7 +30,7 @@ headers = st.fixed_dictionaries({}, optional={"number": hexish, "hash": hexish, 
 @given(hexish)
 def test_junk_quantities_raise_only_rpc_unavailable(value: Any) -> None:
     try:
-        parsed = _quantity("eth_blockNumber", value)
+        parsed = quantity("eth_blockNumber", value)
     except RpcUnavailable:
         return
     assert isinstance(value, str) and value.startswith("0x") and parsed >= 0

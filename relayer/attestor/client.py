@@ -19,7 +19,6 @@ from typing import Any
 
 import aiohttp
 import structlog
-from eth_utils.address import to_checksum_address
 
 from attestations.attestation import AttestorSignature
 from attestations.eip712 import Domain
@@ -28,6 +27,7 @@ from attestations.keys import Ed25519Verifier, recover_address
 from attestations.kinds import Statement
 from relayer.attestor import AttestationRefused, AttestorError, NotYetAttested
 from relayer.config import AttestorConfig
+from relayer.evm.abi import checksum_address
 
 __all__ = ["AttestationRefused", "NotYetAttested", "check_signature", "gather", "gather_many", "sign_request"]
 
@@ -67,7 +67,7 @@ def check_signature(attestor: AttestorConfig, digest: bytes, payload: Any) -> At
     if signature.attestor != attestor.id:
         raise AttestationError(f"answer names attestor {signature.attestor!r}")
     _verifier(attestor.ed25519).verify(digest, signature.ed25519)
-    if recover_address(digest, signature.secp256k1) != _checksummed(attestor.address):
+    if recover_address(digest, signature.secp256k1) != checksum_address(attestor.address):
         raise AttestationError(f"secp256k1 signature is not by {attestor.address}")
     return signature
 
@@ -75,11 +75,6 @@ def check_signature(attestor: AttestorConfig, digest: bytes, payload: Any) -> At
 @functools.cache
 def _verifier(public_key: str) -> Ed25519Verifier:
     return Ed25519Verifier.from_hex(public_key)
-
-
-@functools.cache
-def _checksummed(address: str) -> str:
-    return to_checksum_address(address)
 
 
 def _reason(payload: Any, status: int) -> str:

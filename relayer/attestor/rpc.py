@@ -1,20 +1,18 @@
-"""`ChainView` over plain JSON-RPC: the attestor's own connections to every chain (one aiohttp session,
-its own URLs), also used by reconciliation.
+"""`ChainView` over plain JSON-RPC: the attestor's own connections to every chain (its own URLs), also
+used by reconciliation.
 
-Requests made in the same turn of the event loop for one chain travel as one JSON-RPC batch (checks of
-a batch of sign requests run concurrently, so their reads coalesce); each request keeps its own
-outcome. Transient faults are retried per request a few times (jittered, capped in attempts and time),
-then surface as `ChainUnavailable`; a reverting view or a missing contract is `Refused` (``view-failed``).
+Requests made in the same turn of the event loop for one chain travel as one JSON-RPC batch
+(`ChainClient.request`: checks of a batch of sign requests run concurrently, so their reads coalesce);
+each request keeps its own outcome. Transient faults are retried per request a few times (jittered,
+capped in attempts and time), then surface as `ChainUnavailable`; a reverting view or a missing contract
+is `Refused` (``view-failed``).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 from tenacity import (
     AsyncRetrying,
     retry_if_exception_type,
@@ -26,41 +24,13 @@ from tenacity import (
 
 from relayer.attestor import ChainUnavailable, Refused
 from relayer.errors import ArtifactsError, ConfigError
-from relayer.evm.abi import Abi, Function, checksum_address
+from relayer.evm.abi import Function, abi_of, checksum_address
 from relayer.evm.artifacts import Artifacts
+from relayer.evm.client import ChainClient, RevertDecoder, RpcError, RpcUnavailable
 
 RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
 RPC_ATTEMPTS = 3  # per chain read, on transient faults only
 RPC_BUDGET = 8.0  # seconds all attempts of one chain read may take
-MAX_BATCH = 200  # requests per JSON-RPC batch
-
-
-def _is_revert(error: Any) -> bool:
-    if not isinstance(error, dict):
-        return False
-    return error.get("code") == 3 or "revert" in str(error.get("message", "")).lower()
-
-
-@dataclass
-class _Request:
-    method: str
-    params: list[Any]
-    answer: asyncio.Future[Any]
-
-
-def _settle(request: _Request, answer: Any, chain_id: int) -> None:
-    """Resolves ``request`` with its JSON-RPC ``answer`` (None: the node gave none)."""
-    where = f"{request.method} on chain {chain_id}"
-    if not isinstance(answer, dict):
-        request.answer.set_exception(ChainUnavailable(f"{where}: not a JSON-RPC answer"))
-    elif "error" in answer:
-        error = answer["error"]
-        if request.method == "eth_call" and _is_revert(error):
-            request.answer.set_exception(Refused("view-failed", f"a view on chain {chain_id} reverted: {error}"))
-        else:
-            request.answer.set_exception(ChainUnavailable(f"{where}: {error}"))
-    else:
-        request.answer.set_result(answer.get("result"))
 
 
 class RpcChainView:
@@ -73,82 +43,32 @@ class RpcChainView:
         self._artifacts = artifacts
         self._timeout = timeout
         self._retry_wait = retry_wait
-        self._session: aiohttp.ClientSession | None = None
-        self._abis: dict[str, Abi] = {}
-        self._queued: dict[int, list[_Request]] = {}
-        self._flushes: set[asyncio.Task[None]] = set()
+        self._decoder = RevertDecoder.from_artifacts(artifacts)
+        self._clients: dict[int, ChainClient] = {}
 
     async def close(self) -> None:
-        for task in list(self._flushes):
-            task.cancel()
-        await asyncio.gather(*self._flushes, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
-        return self._session
-
-    # --- transport: coalesced batches ------------------------------------------------------------------
+        for client in self._clients.values():
+            await client.close()
+        self._clients.clear()
 
     async def _once(self, chain_id: int, method: str, params: list[Any]) -> Any:
-        """One attempt of one request, sent with whatever else this turn of the loop asks of the chain."""
-        if chain_id not in self._urls:
+        """One attempt of one request, coalesced by the chain's client with whatever else this turn of the
+        loop asks of the chain (`ChainClient.request`)."""
+        url = self._urls.get(chain_id)
+        if url is None:
             raise Refused("unknown-chain", f"chain {chain_id} is not configured")
-        loop = asyncio.get_running_loop()
-        request = _Request(method, params, loop.create_future())
-        queue = self._queued.setdefault(chain_id, [])
-        queue.append(request)
-        if len(queue) == 1:
-            loop.call_soon(self._start_flush, chain_id)
-        return await request.answer
-
-    def _start_flush(self, chain_id: int) -> None:
-        queue = self._queued.pop(chain_id, [])
-        for start in range(0, len(queue), MAX_BATCH):
-            task = asyncio.ensure_future(self._send(chain_id, queue[start : start + MAX_BATCH]))
-            self._flushes.add(task)
-            task.add_done_callback(self._flushes.discard)
-
-    async def _send(self, chain_id: int, requests: list[_Request]) -> None:
-        """Posts ``requests`` (a bare request when alone, else a batch) and settles each one's future."""
-        batch = [{"jsonrpc": "2.0", "id": i, "method": r.method, "params": r.params} for i, r in enumerate(requests)]
-        what = requests[0].method if len(requests) == 1 else f"batch of {len(requests)} ({requests[0].method}, ...)"
+        client = self._clients.get(chain_id)
+        if client is None:
+            client = self._clients[chain_id] = ChainClient(url, self._decoder, timeout=self._timeout)
         try:
-            body = await self._post(self._urls[chain_id], batch[0] if len(batch) == 1 else batch)
-        except ChainUnavailable as exc:
-            self._fail(requests, ChainUnavailable(f"{what} on chain {chain_id}: {exc}"))
-            return
-        except asyncio.CancelledError:
-            self._fail(requests, ChainUnavailable(f"{what} on chain {chain_id}: the view is closing"))
-            raise
-        if len(requests) == 1:  # a bare request: its answer, whatever id it carries
-            by_id: dict[int, Any] = {0: body}
-        elif isinstance(body, list):
-            by_id = {a["id"]: a for a in body if isinstance(a, dict) and isinstance(a.get("id"), int)}
-        else:
-            by_id = {}
-        for i, request in enumerate(requests):
-            if not request.answer.done():
-                _settle(request, by_id.get(i), chain_id)
-
-    async def _post(self, url: str, payload: Any) -> Any:
-        """The JSON answer to ``payload``; `ChainUnavailable` on any transport fault."""
-        try:
-            async with self._client().post(url, json=payload) as response:
-                if response.status != 200:
-                    raise ChainUnavailable(f"HTTP {response.status}")
-                return await response.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise ChainUnavailable(f"{type(exc).__name__} {exc}") from None
-
-    @staticmethod
-    def _fail(requests: Sequence[_Request], error: ChainUnavailable) -> None:
-        for request in requests:
-            if not request.answer.done():
-                request.answer.set_exception(error)
+            result = await client.request(method, params)
+        except RpcUnavailable as exc:
+            raise ChainUnavailable(f"{method} on chain {chain_id}: {exc}") from None
+        if not isinstance(result, RpcError):
+            return result
+        if method == "eth_call" and (result.code == 3 or "revert" in result.message.lower()):
+            raise Refused("view-failed", f"a view on chain {chain_id} reverted: {result.message}")
+        raise ChainUnavailable(f"{method} on chain {chain_id}: {result.message}")
 
     async def _rpc(self, chain_id: int, method: str, params: list[Any]) -> Any:
         retrying = AsyncRetrying(
@@ -190,7 +110,7 @@ class RpcChainView:
 
     def _function(self, contract: str, function: str) -> Function:
         try:
-            abi = self._abis.get(contract) or self._abis.setdefault(contract, Abi.of(self._artifacts.get(contract)))
+            abi = abi_of(self._artifacts, contract)
             return abi[function]
         except ArtifactsError as exc:
             raise ConfigError("artifacts", [str(exc)]) from None

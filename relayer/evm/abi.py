@@ -22,7 +22,7 @@ from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 
 from relayer.errors import ArtifactsError
-from relayer.evm.artifacts import Artifact
+from relayer.evm.artifacts import Artifact, Artifacts
 
 WORD = 32
 _BITS = "|".join(str(8 * n) for n in range(1, 33))
@@ -214,3 +214,14 @@ class Abi:
             return self.functions[name]
         except KeyError:
             raise ArtifactsError(f"{self.contract} has no (unambiguous) function {name}") from None
+
+
+_PARSED: dict[tuple[str, str], Abi] = {}
+
+
+def abi_of(artifacts: Artifacts, name: str) -> Abi:
+    """The functions of compiled contract ``name``, parsed once per compilation."""
+    key = (artifacts.source_hash, name)
+    if key not in _PARSED:
+        _PARSED[key] = Abi.of(artifacts.get(name))
+    return _PARSED[key]

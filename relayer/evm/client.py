@@ -111,12 +111,18 @@ class RevertDecoder:
 
 
 class ChainClient:
-    """One chain: a web3 connection, local nonces per sender, receipts by polling."""
+    """One chain: a web3 connection (deployments, transactions, local nonces per sender, receipts by
+    polling) and raw JSON-RPC batches for the hot paths (`batch`, `request`, `views`)."""
 
-    def __init__(self, rpc_url: str, decoder: RevertDecoder, *, poll_interval: float = 0.05) -> None:
+    def __init__(
+        self, rpc_url: str, decoder: RevertDecoder, *, poll_interval: float = 0.05, timeout: float = RPC_TIMEOUT
+    ) -> None:
         self.url = rpc_url
-        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": RPC_TIMEOUT}))
+        self.w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None  # for `batch`
+        self._queued: list[tuple[str, list[Any], asyncio.Future[Any]]] = []  # for `request`
+        self._sending: set[asyncio.Task[None]] = set()
         self._decoder = decoder
         self._poll_interval = poll_interval
         self._nonces: dict[str, int] = {}
@@ -129,7 +135,10 @@ class ChainClient:
         await self.close()
 
     async def close(self) -> None:
-        """Closes the HTTP sessions."""
+        """Closes the HTTP sessions (requests still in the air fail with `RpcUnavailable`)."""
+        for task in list(self._sending):
+            task.cancel()
+        await asyncio.gather(*self._sending, return_exceptions=True)
         await self.w3.provider.disconnect()
         if self._session is not None:
             await self._session.close()
@@ -152,18 +161,21 @@ class ChainClient:
 
     async def _batch_once(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """One JSON-RPC batch over the client's own session (web3's provider sorts and validates each
-        answer, at a cost that shows on the hot path); answers are matched by id."""
+        answer, at a cost that shows on the hot path); answers are matched by id. A lone call goes as a
+        bare request, and its answer is taken whatever id it carries."""
         if not calls:
             return []
         what = calls[0][0] if len(calls) == 1 else f"batch of {len(calls)} ({calls[0][0]}, ...)"
         body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
         try:
-            async with self._client().post(self.url, json=body) as response:
+            async with self._client().post(self.url, json=body[0] if len(body) == 1 else body) as response:
                 if response.status != 200:
                     raise RpcUnavailable(what, f"HTTP {response.status}")
                 answer = await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
             raise RpcUnavailable(what, f"{type(exc).__name__}: {exc}") from exc
+        if len(calls) == 1 and isinstance(answer, dict) and ("result" in answer or "error" in answer):
+            answer = [{**answer, "id": 0}]
         if not isinstance(answer, list):
             error = answer.get("error") if isinstance(answer, dict) else None
             raise RpcUnavailable(what, f"batch refused: {error or answer}", _error_code(error))
@@ -184,8 +196,40 @@ class ChainClient:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=RPC_TIMEOUT))
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
         return self._session
+
+    async def request(self, method: str, params: list[Any]) -> Any:
+        """One JSON-RPC request, sent in one batch with every other request this turn of the event loop
+        makes of this client (concurrent reads coalesce); its result or its `RpcError`, `RpcUnavailable`
+        when the batch failed."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[Any] = loop.create_future()
+        self._queued.append((method, params, answer))
+        if len(self._queued) == 1:
+            loop.call_soon(self._flush)
+        return await answer
+
+    def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        task = asyncio.ensure_future(self._send_queued(queued))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _send_queued(self, queued: list[tuple[str, list[Any], asyncio.Future[Any]]]) -> None:
+        try:
+            results = await self.batch([(method, params) for method, params, _ in queued])
+        except BaseException as exc:  # every caller hears why; a cancellation (close) goes on
+            failure = exc if isinstance(exc, Exception) else RpcUnavailable(queued[0][0], "the client is closing")
+            for *_, answer in queued:
+                if not answer.done():
+                    answer.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (*_, answer), result in zip(queued, results, strict=True):
+            if not answer.done():
+                answer.set_result(result)
 
     async def batch_results(self, calls: Sequence[tuple[str, list[Any]]]) -> list[Any]:
         """`batch`, raising `RpcUnavailable` for the first error answer."""
@@ -198,24 +242,23 @@ class ChainClient:
     async def views(self, views: Sequence[View], block: BlockIdentifier = "latest") -> list[Any]:
         """Read-only calls in one JSON-RPC batch at ``block``, decoded; a revert raises `ContractReverted`,
         a transport fault `RpcUnavailable`."""
-        tag = hex(block) if isinstance(block, int) else str(block)
-        calls = [("eth_call", [{"to": v.address, "data": "0x" + v.function.encode(*v.args).hex()}, tag]) for v in views]
-        decoded = []
-        for view, result in zip(views, await self.batch(calls), strict=True):
-            if isinstance(result, RpcError):
-                raise self._decoder.revert(result) or result.unavailable()
-            if not isinstance(result, str) or not result.startswith("0x"):
-                raise RpcUnavailable("eth_call", f"not hex data: {result!r}")
-            try:
-                decoded.append(view.function.decode(bytes.fromhex(result[2:])))
-            except DecodingError as exc:  # no contract there, or not the expected outputs
-                raise ContractReverted("Undecodable", (view.function.name, result)) from exc
-        return decoded
+        calls = [_eth_call(v, block) for v in views]
+        return [self._decoded(v, result) for v, result in zip(views, await self.batch(calls), strict=True)]
 
     async def view(self, address: str, function: Function, *args: Any, block: BlockIdentifier = "latest") -> Any:
-        """One read-only call (see `views`)."""
-        [result] = await self.views([View(address, function, args)], block)
-        return result
+        """One read-only call (see `views`), coalesced with the other requests of this turn (`request`)."""
+        view = View(address, function, args)
+        return self._decoded(view, await self.request(*_eth_call(view, block)))
+
+    def _decoded(self, view: View, result: Any) -> Any:
+        if isinstance(result, RpcError):
+            raise self._decoder.revert(result) or result.unavailable()
+        if not isinstance(result, str) or not result.startswith("0x"):
+            raise RpcUnavailable("eth_call", f"not hex data: {result!r}")
+        try:
+            return view.function.decode(bytes.fromhex(result[2:]))
+        except (DecodingError, ValueError) as exc:  # no contract there, or not the expected outputs
+            raise ContractReverted("Undecodable", (view.function.name, result)) from exc
 
     async def chain_id(self) -> int:
         return int(await self.w3.eth.chain_id)
@@ -281,6 +324,21 @@ class ChainClient:
             if loop.time() > deadline:
                 raise ChainError(f"transaction {tx_hash} not mined within {timeout} s")
             await asyncio.sleep(self._poll_interval)
+
+
+def quantity(method: str, value: object) -> int:
+    """A JSON-RPC hex quantity in the answer to ``method``; `RpcUnavailable` for anything else."""
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise RpcUnavailable(method, f"not a hex quantity: {value!r}")
+    try:
+        return int(value, 16)
+    except ValueError:
+        raise RpcUnavailable(method, f"not a hex quantity: {value!r}") from None
+
+
+def _eth_call(view: View, block: BlockIdentifier) -> tuple[str, list[Any]]:
+    tag = hex(block) if isinstance(block, int) else str(block)
+    return "eth_call", [{"to": view.address, "data": "0x" + view.function.encode(*view.args).hex()}, tag]
 
 
 def _error_code(error: object) -> int | None:
