@@ -7,7 +7,7 @@ import sys
 
 import structlog
 
-from relayer.config import LogConfig
+from relayer.core.config import LogConfig
 
 
 def configure(settings: LogConfig) -> None:

@@ -13,10 +13,11 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from relayer.devnet.anvil import ChainSpec, anvil_argv, free_port, wait_ready
-from relayer.devnet.cast import DEPLOYER_KEY
-from relayer.evm.artifacts import Artifacts, load_artifacts
-from relayer.evm.client import ChainClient, RevertDecoder
+from relayer import failures
+from relayer.devtools.devnet.anvil import ChainSpec, anvil_argv, free_port, wait_ready
+from relayer.devtools.devnet.cast import DEPLOYER_KEY
+from relayer.edges.evm.artifacts import Artifacts, load_artifacts
+from relayer.edges.evm.client import ChainClient, RevertDecoder
 from tests.contracts.system import System, deploy_system
 from tests.support import postgres
 
@@ -39,6 +40,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.get_closest_marker("long") is not None:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_retry_waits() -> Iterator[None]:
+    """Retries of transient faults (`relayer.failures`) run without their waits in the test process."""
+    failures.waits(False)
+    yield
+    failures.waits(True)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The ``dari`` command line. Exit codes: 0 success, 1 negative answer or failure, 2 usage or configuration
-error, 3 reconciliation imbalance. Each command group lives in its own module."""
+error, 3 reconciliation imbalance. Each command group lives in its own module; commands of other packages
+(the developer tools' ``devnet``, ``bench`` and ``demo``) come in through the ``dari.commands`` entry points."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ import json
 import sys
 from collections.abc import Callable
 from functools import wraps
+from importlib.metadata import entry_points
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
 
-from relayer.errors import ConfigError, DariError, DevnetRunning
+from relayer.core.errors import DariError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
+COMMANDS_GROUP = "dari.commands"
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -28,7 +31,7 @@ def fails_cleanly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (ConfigError, DevnetRunning) as exc:
+        except UsageError as exc:
             err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
             sys.exit(2)
         except DariError as exc:
@@ -49,12 +52,10 @@ def main() -> None:
 
 
 def _register() -> None:
-    from relayer.cli import admin, attest, attestor, bench, demo, devnet, recognition, reconcile, relay, transfers
+    from relayer.cli import admin, attest, attestor, recognition, reconcile, relay, transfers
     from relayer.cli import log as log_cli
 
-    main.add_command(devnet.devnet)
     main.add_command(attest.attest_group)
-    main.add_command(bench.bench)
     main.add_command(recognition.recognition_group)
     main.add_command(relay.relay_command)
     main.add_command(transfers.transfers_group)
@@ -63,7 +64,8 @@ def _register() -> None:
     main.add_command(log_cli.log_group)
     main.add_command(attestor.attestor)
     main.add_command(reconcile.reconcile_command)
-    main.add_command(demo.demo_command)
+    for plugin in entry_points(group=COMMANDS_GROUP):
+        main.add_command(plugin.load(), plugin.name)
 
 
 _register()

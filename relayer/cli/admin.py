@@ -9,8 +9,8 @@ from pathlib import Path
 import click
 
 from relayer.cli import err, fails_cleanly, out
-from relayer.config import load_config
-from relayer.errors import ConfigError
+from relayer.core.config import load_config
+from relayer.core.errors import ConfigError
 
 
 @click.group("config")
@@ -43,7 +43,7 @@ def db_group() -> None:
 @fails_cleanly
 def db_upgrade(config_file: Path) -> None:
     """Apply every pending migration to the configured database."""
-    from relayer import db
+    from relayer.edges.db import engine as db
 
     config = load_config(config_file)
 

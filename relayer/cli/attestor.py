@@ -11,11 +11,12 @@ from urllib.parse import urlsplit
 
 import click
 
-from relayer.attestor.service import build_attestor, make_app, serve
+from attestor.http import make_app, serve
+from attestor.service import build_attestor
 from relayer.cli import fails_cleanly
-from relayer.config import load_config
-from relayer.errors import ConfigError
-from relayer.evm.artifacts import load_artifacts
+from relayer.core.config import load_config
+from relayer.core.errors import ConfigError
+from relayer.edges.evm.artifacts import load_artifacts
 from relayer.logs import configure as configure_logging
 
 

@@ -22,8 +22,8 @@ from attestations.keys import Ed25519Signer, Ed25519Verifier, parse_hex
 from attestations.log import ConsistencyProof, InclusionProof, SignedTreeHead, TransparencyLog
 from attestations.trust import TrustList
 from relayer.cli import err, fails_cleanly, json_option, out, print_json
-from relayer.config import Config, load_config
-from relayer.errors import ConfigError, SecretError
+from relayer.core.config import Config, load_config
+from relayer.core.errors import ConfigError, SecretError
 
 T = TypeVar("T")
 
@@ -47,8 +47,8 @@ def _unusable(reason: str) -> NoReturn:
 
 def _with_log(config: Config, action: Callable[[TransparencyLog], Awaitable[T]]) -> T:
     """Runs ``action`` on the configured database's log (migrated, loaded); a refused proof exits 1."""
-    from relayer import db
-    from relayer.log_store import SqlLogStorage
+    from relayer.edges.db import engine as db
+    from relayer.edges.db.log_store import SqlLogStorage
 
     async def run() -> T:
         engine = db.create_engine(config.database.url)

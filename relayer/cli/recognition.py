@@ -23,9 +23,9 @@ from attestations.signing import AttestorKey, attest
 from attestations.verify import verify
 from relayer.cli import err, fails_cleanly, json_option, out, print_json
 from relayer.cli.attest import load_trust
-from relayer.compliance import find_security, load_adapters, load_sanctions, to_security
-from relayer.config import Config, load_config
-from relayer.errors import ConfigError
+from relayer.core.compliance import find_security, load_adapters, load_sanctions, to_security
+from relayer.core.config import Config, load_config
+from relayer.core.errors import ConfigError
 
 config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
 

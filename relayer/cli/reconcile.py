@@ -12,11 +12,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from relayer import db
 from relayer.cli import err, fails_cleanly, json_option, out, print_json
-from relayer.config import Config, load_config
+from relayer.core.config import Config, load_config
+from relayer.edges.db import engine as db
 from relayer.logs import configure as configure_logging
-from relayer.reconcile import Run, run_once
+from relayer.pipeline.reconcile import Run
+from relayer.reconciliation import run_once
 
 EXIT_IMBALANCE = 3
 

@@ -6,21 +6,23 @@ import asyncio
 import os
 import signal
 import socket
+import time
 from pathlib import Path
 
 import click
 from aiohttp import web
 
 from attestations.keys import Ed25519Signer
-from relayer import db
 from relayer.cli import fails_cleanly
-from relayer.config import Config, load_config
+from relayer.core.config import Config, load_config
+from relayer.edges.db import engine as db
 from relayer.logs import configure
 
 
 async def serve(config: Config, owner: str) -> None:
-    from relayer.api import build_app
-    from relayer.relay import Relay
+    from relayer.edges.http.api import build_app
+    from relayer.pipeline.operator import Operator
+    from relayer.relay import open_relay
 
     engine = db.create_engine(config.database.url)
     await db.upgrade(engine)
@@ -30,9 +32,12 @@ async def serve(config: Config, owner: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with Relay(config, engine, owner=owner) as relay:
+        async with open_relay(config, engine, owner=owner) as relay:
             token = config.api.token.read() if config.api.token else None
-            app = build_app(config, relay.store, relay.log, log_signer, token=token, pauser=relay.pause)
+            operator = Operator(relay.store, time.time)
+            app = build_app(
+                config, relay.store, relay.log, log_signer, token=token, operator=operator, pauser=relay.pauser
+            )
             runner = web.AppRunner(app)
             await runner.setup()
             site = web.TCPSite(runner, config.api.host, config.api.port)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -11,12 +12,14 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
-from relayer import db
 from relayer.cli import err, fails_cleanly, json_option, out, print_json
-from relayer.config import load_config
-from relayer.operator import OperatorRefused, act
-from relayer.store import OperationStore, UnknownOperation
-from relayer.transfer_state import Kind, State
+from relayer.core.config import load_config
+from relayer.core.model import UnknownOperation
+from relayer.core.operator import OperatorRefused
+from relayer.core.transfer_state import Kind, OperatorAction, State
+from relayer.edges.db import engine as db
+from relayer.edges.db.store import OperationStore
+from relayer.pipeline.operator import Operator
 
 T = TypeVar("T")
 config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
@@ -103,7 +106,7 @@ def transfers_show(config_file: Path, operation_id: str, as_json: bool) -> None:
 
 def _act(config_file: Path, operation_id: str, action: str) -> None:
     try:
-        moved = _with_store(config_file, lambda store: act(store, operation_id, action))
+        moved = _with_store(config_file, lambda store: Operator(store, time.time)(operation_id, OperatorAction(action)))
     except UnknownOperation:
         err.print(f"no operation {operation_id}")
         sys.exit(1)

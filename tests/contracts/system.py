@@ -18,9 +18,9 @@ from web3.types import TxReceipt
 
 from attestations.eip712 import Domain, digest
 from attestations.keys import Secp256k1Signer, sign_ordered
-from relayer.evm.artifacts import Artifacts
-from relayer.evm.client import ChainClient
-from relayer.evm.deployment import Deployer, PublicDeployment, RegistryDeployment, SecuritySpec
+from relayer.edges.evm.artifacts import Artifacts
+from relayer.edges.evm.client import ChainClient
+from relayer.edges.evm.deployment import Deployer, PublicDeployment, RegistryDeployment, SecuritySpec
 
 YEAR = 365 * 24 * 3600
 EQUITY = SecuritySpec(keccak(text="KR7005930003"), "KR7005930003", "Hanbit Semiconductor", "HBS", "equity", 0)

@@ -6,8 +6,8 @@ import pytest
 
 from attestations.eip712 import Domain, digest
 from attestations.keys import Secp256k1Signer, sign_ordered
-from relayer.evm.client import ContractReverted
-from relayer.evm.deployment import ordered
+from relayer.edges.evm.client import ContractReverted
+from relayer.edges.evm.deployment import ordered
 from tests.contracts.system import System, attestor_signers, events
 
 pytestmark = pytest.mark.integration

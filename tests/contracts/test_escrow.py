@@ -14,8 +14,8 @@ from web3.contract import AsyncContract
 from web3.types import TxReceipt
 
 from attestations.eip712 import digest, hash_struct
-from relayer.evm.client import ContractReverted
-from relayer.evm.deployment import SecuritySpec
+from relayer.edges.evm.client import ContractReverted
+from relayer.edges.evm.deployment import SecuritySpec
 from tests.contracts.system import BOND, EQUITY, System, attestor_signers, events
 
 pytestmark = pytest.mark.integration

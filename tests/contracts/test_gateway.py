@@ -8,7 +8,7 @@ import pytest
 
 from attestations.eip712 import Domain, digest
 from attestations.keys import sign_ordered
-from relayer.evm.client import ContractReverted
+from relayer.edges.evm.client import ContractReverted
 from tests.contracts.system import BOND, EQUITY, System, attestor_signers, events
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from attestations.eip712 import digest
-from relayer.evm.client import ContractReverted
+from relayer.edges.evm.client import ContractReverted
 from tests.contracts.system import BOND, EQUITY, System, events
 
 pytestmark = pytest.mark.integration

@@ -7,8 +7,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3.contract import AsyncContract
 
-from relayer.evm.artifacts import Artifacts
-from relayer.evm.client import ChainClient, ContractReverted
+from relayer.edges.evm.artifacts import Artifacts
+from relayer.edges.evm.client import ChainClient, ContractReverted
 
 pytestmark = pytest.mark.integration
 INVESTOR_ID = b"\x11" * 32

@@ -11,7 +11,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.address import is_address, to_checksum_address
 from eth_utils.crypto import keccak
 
-from relayer.evm.client import ContractReverted
+from relayer.edges.evm.client import ContractReverted
 from tests.contracts.system import BOND, EQUITY, System, events
 
 pytestmark = pytest.mark.integration

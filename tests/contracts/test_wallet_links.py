@@ -14,7 +14,7 @@ from web3.types import TxReceipt
 
 from attestations.eip712 import Domain, digest
 from attestations.keys import Secp256k1Signer
-from relayer.evm.client import ContractReverted
+from relayer.edges.evm.client import ContractReverted
 from tests.contracts.system import System, events
 
 pytestmark = pytest.mark.integration

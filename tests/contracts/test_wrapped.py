@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from relayer.evm.client import ContractReverted
+from relayer.edges.evm.client import ContractReverted
 from tests.contracts.system import EQUITY, System
 
 pytestmark = pytest.mark.integration

@@ -19,15 +19,16 @@ from web3.contract import AsyncContract
 from web3.exceptions import MismatchedABI
 from web3.logs import DISCARD
 
-from relayer import db
-from relayer.config import DATABASE_URL_ENV, Config, load_config
-from relayer.devnet import control
-from relayer.devnet.manifest import InvestorEntry, Manifest
-from relayer.devnet.processes import ProcessTable, is_alive
-from relayer.evm.artifacts import Artifacts, load_artifacts
-from relayer.evm.client import ChainClient, RevertDecoder
-from relayer.store import Operation, OperationStore, UnknownOperation
-from relayer.transfer_state import State
+from relayer.core.config import DATABASE_URL_ENV, Config, load_config
+from relayer.core.model import Operation, UnknownOperation
+from relayer.core.transfer_state import State
+from relayer.devtools.devnet import control
+from relayer.devtools.devnet.manifest import InvestorEntry, Manifest
+from relayer.devtools.devnet.processes import ProcessTable, is_alive
+from relayer.edges.db import engine as db
+from relayer.edges.db.store import OperationStore
+from relayer.edges.evm.artifacts import Artifacts, load_artifacts
+from relayer.edges.evm.client import ChainClient, RevertDecoder
 from tests.support import postgres
 
 FINAL = {State.CONFIRMED, State.REFUNDED, State.DROPPED, State.REJECTED}

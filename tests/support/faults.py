@@ -17,9 +17,9 @@ import tomli_w
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from relayer.devnet import control
-from relayer.devnet.cast import DEPLOYER_KEY
-from relayer.transfer_state import Kind, State, is_final
+from relayer.core.transfer_state import Kind, State, is_final
+from relayer.devtools.devnet import control
+from relayer.devtools.devnet.cast import DEPLOYER_KEY
 from tests.support.bridge import Bridge
 
 RECONCILE_TIMEOUT = 120.0

@@ -1,0 +1,202 @@
+"""What the relayer does with a finalized operation of each kind: approve, reject (refund) or hold for an
+operator.
+
+Pure: the decide stage gathers the chain facts; these functions decide over plain data. Refund reason
+codes are the ``uint16`` stored on chain with the refund.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.compose import decide_transfer
+from adapters.registry import Adapters
+from adapters.sanctions import SanctionsList
+from adapters.types import Context, Request, Screening, Security, Verdict
+from relayer.core.constants import ZERO_ADDRESS
+from relayer.core.kyc import KycRecord
+from relayer.core.model import Operation
+from relayer.core.records import HolderEntry
+from relayer.core.transfer_state import Event
+
+# Refund reason codes (RefundAuthorization.reason); 0 is never used.
+REFUND_REASONS: dict[str, int] = {
+    "recipient-not-verified": 1,
+    "compliance-deny": 2,
+    "sanctions-hit": 3,
+    "operator-rejected": 4,
+    "security-unlisted": 5,
+    "destination-unsupported": 6,
+}
+HOLDER_VALIDITY_SECONDS = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A decision: the event to apply, why, the decision record, the lock-up a mint carries, and what else
+    the operation learns (a bridge-back's security, a revocation's issue time in ``payload``)."""
+
+    event: Event
+    reason: str | None = None
+    decision: dict[str, Any] | None = None
+    locked_until: int | None = None
+    security_id: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+    @property
+    def reason_code(self) -> int | None:
+        return REFUND_REASONS.get(self.reason) if self.event == Event.REJECTED and self.reason else None
+
+    def columns(self) -> dict[str, Any]:
+        """The operation's columns this decision sets."""
+        found: dict[str, Any] = {
+            "decision": self.decision, "reason": self.reason, "reason_code": self.reason_code,
+            "locked_until": self.locked_until,
+        }  # fmt: skip
+        if self.security_id is not None:
+            found["security_id"] = self.security_id
+        if self.payload is not None:
+            found["payload"] = dict(self.payload)
+        return found
+
+
+def decide_destination(op: Operation, public_chain_ids: Collection[int]) -> Outcome | None:
+    """A holder statement is only for a configured public chain: rejected otherwise, else None (decide on)."""
+    if op.dest_chain_id in public_chain_ids:
+        return None
+    return Outcome(Event.REJECTED, "destination-unsupported")
+
+
+@dataclass(frozen=True)
+class TransferFacts:
+    """What the chain and the KYC source say about a bridge-out's recipient."""
+
+    now: int
+    security: Security | None
+    destination_known: bool
+    recipient_eligible: bool  # HolderRegistry.isEligible(recipient, securityId) on the destination
+    holder_id: str | None  # the recipient's HolderRegistry entry
+    kyc: KycRecord | None
+    holders_in_jurisdiction: int = 0
+    holders_total: int = 0
+
+
+def decide_bridge_out(
+    op: Operation, facts: TransferFacts, adapters: Adapters, sanctions: SanctionsList | None
+) -> Outcome:
+    if facts.security is None:
+        return Outcome(Event.REJECTED, "security-unlisted")
+    if not facts.destination_known:
+        return Outcome(Event.REJECTED, "destination-unsupported")
+    if not facts.recipient_eligible or facts.holder_id is None or op.recipient is None or op.amount is None:
+        return Outcome(Event.REJECTED, "recipient-not-verified")
+    if facts.kyc is None:
+        return Outcome(Event.ESCALATED, "kyc-missing")
+    request = Request(
+        facts.security,
+        facts.kyc.holder(facts.holder_id, op.recipient),
+        Context(
+            now=facts.now,
+            amount=op.amount,
+            holders_in_jurisdiction=facts.holders_in_jurisdiction,
+            holders_total=facts.holders_total,
+        ),
+    )
+    composite = decide_transfer(request, adapters, sanctions)
+    record = composite.to_json()
+    if composite.verdict == Verdict.DENY:
+        reason = "sanctions-hit" if "sanctions-hit" in composite.reasons else "compliance-deny"
+        return Outcome(Event.REJECTED, reason, record)
+    if composite.verdict == Verdict.ESCALATE:
+        # an operator who approves still delivers under every condition the jurisdictions set
+        reason = composite.reasons[0] if composite.reasons else "escalated"
+        return Outcome(Event.ESCALATED, reason, record, composite.conditions.lockup_until or 0)
+    return Outcome(Event.APPROVED, None, record, composite.conditions.lockup_until or 0)
+
+
+@dataclass(frozen=True)
+class RegistrationFacts:
+    """What the registry says about the investor behind a wallet link, and the KYC source."""
+
+    now: int
+    investor_verified: bool
+    still_linked: bool
+    holder_id: str
+    country: int  # ISO 3166-1 numeric, from the InvestorRegistry
+    investor_class: int
+    kyc_expiry: int
+    kyc: KycRecord | None
+    frozen: bool = False  # an agent froze the investor on a bridged security
+    last_statement: int = 0  # issue time of the last statement the holder registry applied to the wallet
+
+
+def decide_registration(
+    facts: RegistrationFacts, adapters: Adapters, sanctions: SanctionsList | None, securities: list[Security]
+) -> Outcome:
+    """Whether a linked wallet becomes a verified holder on its public chain (scope: every security;
+    each transfer is decided again on its own). The holder's jurisdiction must not refuse every
+    bridged security to this investor (a retail investor where only qualified ones may hold is refused)."""
+    if not facts.still_linked:
+        return Outcome(Event.REJECTED, "link-superseded")
+    if not facts.investor_verified or facts.kyc_expiry <= facts.now:
+        return Outcome(Event.REJECTED, "investor-not-verified")
+    if facts.frozen:
+        return Outcome(Event.REJECTED, "investor-frozen")
+    if facts.kyc is None:
+        return Outcome(Event.ESCALATED, "kyc-missing")
+    holder = facts.kyc.holder(facts.holder_id, ZERO_ADDRESS)
+    if facts.kyc.sanctions == Screening.HIT or (sanctions is not None and sanctions.hit(holder)):
+        return Outcome(Event.REJECTED, "sanctions-hit")
+    if facts.kyc.sanctions == Screening.NOT_SCREENED:
+        return Outcome(Event.ESCALATED, "sanctions-not-screened")
+    jurisdiction = adapters.jurisdiction_of(facts.kyc.residency)
+    if jurisdiction is None:
+        return Outcome(Event.REJECTED, "jurisdiction-unsupported")
+    context = Context(now=facts.now, amount=1)
+    verdicts = [adapters.decide(jurisdiction, Request(s, holder, context)).verdict for s in securities]
+    if verdicts and all(v == Verdict.DENY for v in verdicts):
+        return Outcome(Event.REJECTED, "investor-category")
+    pack = adapters.packs[jurisdiction]
+    statement = {
+        "holderId": facts.holder_id,
+        "country": facts.country,
+        "investorClass": facts.investor_class,
+        "validFrom": max(facts.now, facts.last_statement + 1),  # statements apply only in order
+        "validUntil": min(facts.kyc_expiry, facts.now + HOLDER_VALIDITY_SECONDS),
+        "rulePackId": pack.id,
+        "rulePackHash": pack.content_hash,
+    }
+    return Outcome(Event.APPROVED, None, statement)
+
+
+@dataclass(frozen=True)
+class BridgeBackFacts:
+    """What the chains say about a bridge-back: its wrapped token's security and the registry recipient."""
+
+    security_id: bytes  # WrappedSecurity.securityId() of the burned token
+    recipient_verified: bool  # InvestorRegistry.isVerified(registry recipient)
+
+
+def decide_bridge_back(facts: BridgeBackFacts) -> Outcome:
+    """Released to a verified registry investor; held for an operator otherwise."""
+    security_id = "0x" + facts.security_id.hex()
+    if not facts.recipient_verified:
+        return Outcome(Event.ESCALATED, "registry-recipient-unverified", security_id=security_id)
+    return Outcome(Event.APPROVED, security_id=security_id)
+
+
+@dataclass(frozen=True)
+class RevocationFacts:
+    """The wallet's entry in the destination's holder registry."""
+
+    now: int
+    holder: HolderEntry
+
+
+def decide_revocation(op: Operation, facts: RevocationFacts) -> Outcome:
+    """A live entry is revoked by a statement issued after the entry's last one; nothing live: rejected."""
+    if not facts.holder.registered:
+        return Outcome(Event.REJECTED, "nothing-to-revoke")
+    return Outcome(Event.APPROVED, payload={**op.payload, "issuedAt": max(facts.now, facts.holder.updated_at + 1)})

@@ -1,0 +1,144 @@
+"""Decide: each finalized operation's facts read off the chains (through `ContractReads`, the chain as of
+one pass) and the KYC source, then the core's decision for its kind (`relayer.core.decisions`): approved,
+rejected (a bridge-out is refunded) or held for an operator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from adapters.registry import Adapters
+from adapters.sanctions import SanctionsList
+from adapters.types import Security
+from relayer.core.compliance import to_security
+from relayer.core.config import SecurityConfig
+from relayer.core.decisions import (
+    BridgeBackFacts,
+    Outcome,
+    RegistrationFacts,
+    RevocationFacts,
+    TransferFacts,
+    decide_bridge_back,
+    decide_bridge_out,
+    decide_destination,
+    decide_registration,
+    decide_revocation,
+)
+from relayer.core.errors import Failure
+from relayer.core.kyc import KycSource
+from relayer.core.model import Move, Operation
+from relayer.core.ports import ContractReads, OperationStore
+from relayer.core.transfer_state import Kind, State
+from relayer.failures import classify
+from relayer.pipeline.moves import Mover
+
+CONCURRENCY = 32  # decisions (each a few chain reads) in flight at once
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What decisions are made by: the jurisdiction adapters, the sanctions list, the KYC evidence and the
+    bridged securities."""
+
+    adapters: Adapters
+    sanctions: SanctionsList | None
+    kyc: KycSource
+    securities: Sequence[SecurityConfig]
+
+
+async def concurrently(fn: Callable[[T], Awaitable[R]], items: Sequence[T]) -> list[R | Exception]:
+    """``fn`` over ``items`` with at most `CONCURRENCY` in flight; each result, or the transient or refused
+    error it raised (a fatal one is raised)."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(item: T) -> R | Exception:
+        async with limit:
+            try:
+                return await fn(item)
+            except Exception as exc:
+                if classify(exc) is Failure.FATAL:
+                    raise
+                return exc
+
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+class Decide:
+    """The decide stage."""
+
+    def __init__(
+        self, store: OperationStore, mover: Mover, rules: Rules, *, registry_chain_id: int,
+        public_chain_ids: Sequence[int],
+    ) -> None:  # fmt: skip
+        self.store, self.mover, self.rules = store, mover, rules
+        self.registry_chain_id = registry_chain_id
+        self.public_chain_ids = frozenset(public_chain_ids)
+        self._securities: list[Security] = [to_security(s) for s in rules.securities]
+
+    async def run(self, views: ContractReads) -> None:
+        """Decides every finalized operation that is due; one whose facts cannot be read now is retried
+        later (its persisted backoff)."""
+        ops = await self.store.due([State.FINALIZED])
+        moves, retries = [], []
+        for op, result in zip(ops, await concurrently(lambda op: self.decide(op, views), ops), strict=True):
+            if isinstance(result, Exception):
+                retries.append((op, repr(result)))
+                continue
+            moves.append(Move(op, result.event, result.reason or "approved", result.columns()))
+        await self.mover.apply(moves)
+        await self.mover.retry(retries)
+
+    async def decide(self, op: Operation, views: ContractReads) -> Outcome:
+        """The outcome for ``op``, from the facts ``views`` give."""
+        now = int(self.mover.clock())
+        if op.kind == Kind.BRIDGE_OUT:
+            return decide_bridge_out(op, await self._transfer_facts(op, now, views), self.rules.adapters,
+                                     self.rules.sanctions)  # fmt: skip
+        if op.kind == Kind.BRIDGE_BACK:
+            security_id, verified = await asyncio.gather(
+                views.wrapped_security_id(op.source.chain_id, str(op.token)),
+                views.registry_verified(str(op.recipient)),
+            )
+            return decide_bridge_back(BridgeBackFacts(security_id, verified))
+        unsupported = decide_destination(op, self.public_chain_ids)
+        if unsupported is not None:
+            return unsupported
+        if op.kind == Kind.HOLDER_REGISTER:
+            facts = await self._registration_facts(op, now, views)
+            return decide_registration(facts, self.rules.adapters, self.rules.sanctions, self._securities)
+        holder = await views.holder(op.dest_chain_id, str(op.recipient))
+        return decide_revocation(op, RevocationFacts(now, holder))
+
+    async def _transfer_facts(self, op: Operation, now: int, views: ContractReads) -> TransferFacts:
+        entry = next((s for s in self.rules.securities if s.id.lower() == (op.security_id or "").lower()), None)
+        known = op.dest_chain_id in self.public_chain_ids
+        eligible, holder_id = False, None
+        if known and entry is not None:
+            recipient, chain = str(op.recipient).lower(), op.dest_chain_id
+            allowed, holder = await asyncio.gather(
+                views.eligible(chain, recipient, bytes.fromhex(entry.id[2:])), views.holder(chain, recipient)
+            )
+            eligible, holder_id = allowed, "0x" + holder.holder_id.hex()
+        return TransferFacts(
+            now=now, security=to_security(entry) if entry else None, destination_known=known,
+            recipient_eligible=eligible, holder_id=holder_id, kyc=self.rules.kyc.get(holder_id) if holder_id else None,
+        )  # fmt: skip
+
+    async def _registration_facts(self, op: Operation, now: int, views: ContractReads) -> RegistrationFacts:
+        investor = str(op.sender)
+        record, linked, frozen, entry = await asyncio.gather(
+            views.investor(investor), views.linked_wallet(investor, op.dest_chain_id), views.frozen(investor),
+            views.holder(op.dest_chain_id, str(op.recipient)),
+        )  # fmt: skip
+        holder = "0x" + record.investor_id.hex()
+        return RegistrationFacts(
+            now=now, investor_verified=record.verified, still_linked=linked.lower() == (op.recipient or "").lower(),
+            holder_id=holder, country=record.country, investor_class=record.investor_class,
+            kyc_expiry=record.kyc_expiry, kyc=self.rules.kyc.get(holder), frozen=frozen,
+            last_statement=entry.updated_at,
+        )  # fmt: skip

@@ -1,0 +1,777 @@
+"""The attestor (`dari attestor`, SPEC section 4): real attestor processes, each reading a real devnet
+through its own RPC connections, sign only what the chain shows and is final; a forged statement gets a
+refusal or "not final", never a signature; the journal keeps transfer and refund of one bridge-out
+mutually exclusive across restarts; `gather` verifies each signature before counting it; a batch
+(``/v1/sign-batch``, `gather_many`) answers each of its requests as ``/v1/sign`` would.
+
+The devnet's own attestors keep running; the processes under test use a copy of its config with their own
+ports and journals, and the relayer is not started (nothing else acts on the test's bridge-outs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import tomli_w
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from attestations.attestation import Attestation
+from attestations.eip712 import Domain, digest
+from attestations.keys import Secp256k1Signer, sign_ordered
+from attestations.kinds import (
+    HolderEligibility,
+    HolderRevocation,
+    RefundAuthorization,
+    ReleaseAuthorization,
+    Statement,
+    TransferAuthorization,
+)
+from attestations.trust import TrustList
+from attestations.verify import verify
+from attestor.checks import Checker
+from attestor.errors import BadRequest, NotFinal, Refused
+from attestor.journal import Journal, JournalEntry
+from attestor.requests import MAX_BATCH, MAX_BATCH_BYTES, parse_sign_request
+from attestor.topology import PublicChain, Topology
+from relayer.core.config import AttestorConfig, Config, load_config
+from relayer.core.constants import BRIDGE_BACK, BRIDGE_OUT
+from relayer.core.errors import AttestationRefused, NotYetAttested
+from relayer.core.events import BridgeBack, BridgeOut
+from relayer.devtools.devnet import control
+from relayer.devtools.devnet.anvil import free_port
+from relayer.devtools.devnet.cast import (
+    ATTESTOR_IDS,
+    CAST,
+    COUNTRY_NUMERIC,
+    INVESTOR_CLASSES,
+    attestor_account,
+    attestor_key,
+)
+from relayer.devtools.devnet.manifest import ChainEntry, InvestorEntry, Manifest, SecurityEntry
+from relayer.edges.attestor_client import check_signature, gather, gather_many, sign_request
+from relayer.edges.evm.artifacts import Artifacts
+from relayer.edges.evm.client import ChainClient, RevertDecoder
+from relayer.edges.evm.logs import decode_log
+
+START_TIMEOUT = 20.0
+ZERO32 = b"\0" * 32
+
+
+# --- attestor processes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Attestors:
+    """Attestor processes run from ``config_path`` (a copy of the devnet config with their own ports)."""
+
+    config_path: Path
+    config: Config
+    logs: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def entry(self, attestor_id: str) -> AttestorConfig:
+        return next(a for a in self.config.attestors if a.id == attestor_id)
+
+    def url(self, attestor_id: str) -> str:
+        return self.entry(attestor_id).url
+
+    def spawn(self, attestor_id: str) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        with (self.logs / f"{attestor_id}.log").open("ab") as log:
+            self.procs[attestor_id] = subprocess.Popen(
+                [sys.executable, "-m", "relayer", "attestor", "--config", str(self.config_path), "--id", attestor_id],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+
+    async def wait_healthy(self, *ids: str) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + START_TIMEOUT
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
+            for attestor_id in ids:
+                while True:
+                    if self.procs[attestor_id].poll() is not None:
+                        log = (self.logs / f"{attestor_id}.log").read_text()
+                        raise RuntimeError(f"attestor {attestor_id} exited:\n{log}")
+                    try:
+                        async with session.get(self.url(attestor_id) + "/healthz") as response:
+                            if response.status == 200:
+                                break
+                    except (aiohttp.ClientError, TimeoutError):
+                        pass
+                    if loop.time() > deadline:
+                        raise RuntimeError(f"attestor {attestor_id} did not become healthy")
+                    await asyncio.sleep(0.05)
+
+    def stop(self, attestor_id: str) -> int:
+        """Stops one attestor with SIGTERM; returns its exit code."""
+        proc = self.procs.pop(attestor_id)
+        proc.terminate()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+
+    def stop_all(self) -> None:
+        for attestor_id in list(self.procs):
+            self.stop(attestor_id)
+
+
+@dataclass(frozen=True)
+class Env:
+    manifest: Manifest
+    attestors: Attestors
+
+    @property
+    def config(self) -> Config:
+        return self.attestors.config
+
+    @property
+    def registry_chain_id(self) -> int:
+        return self.manifest.registry.chain_id
+
+    @property
+    def escrow_domain(self) -> Domain:
+        return Domain(self.registry_chain_id, self.manifest.registry.contracts["escrow"])
+
+    def public(self, name: str) -> ChainEntry:
+        return next(c for c in self.manifest.public if c.name == name)
+
+    def investor(self, name: str) -> InvestorEntry:
+        return next(i for i in self.manifest.investors if i.name == name)
+
+    @property
+    def security(self) -> SecurityEntry:
+        return self.manifest.securities[0]
+
+    def trust(self) -> TrustList:
+        return TrustList.parse(
+            {
+                "epoch": self.config.trust.epoch,
+                "threshold": self.config.trust.threshold,
+                "attestors": [{"id": a.id, "ed25519": a.ed25519, "address": a.address} for a in self.config.attestors],
+            }
+        )
+
+
+def _test_config(root: Path) -> Path:
+    raw = tomllib.loads((root / "dari.toml").read_text())
+    for entry in raw["attestors"]:
+        entry["url"] = f"http://127.0.0.1:{free_port()}"
+        entry["journal"] = str(root / "test-journals" / f"{entry['id']}.db")
+    path = root / "attestors-test.toml"
+    path.write_text(tomli_w.dumps(raw))
+    return path
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+    root = tmp_path_factory.mktemp("attestor-devnet")
+    attestors: Attestors | None = None
+    try:
+        manifest = asyncio.run(control.up(root, relayer=False))
+        config_path = _test_config(root)
+        attestors = Attestors(config_path, load_config(config_path), root / "test-logs")
+        for attestor_id in ATTESTOR_IDS:
+            attestors.spawn(attestor_id)
+        asyncio.run(attestors.wait_healthy(*ATTESTOR_IDS))
+        yield Env(manifest, attestors)
+    finally:
+        if attestors is not None:
+            attestors.stop_all()
+        control.down(root)
+
+
+# --- chain and HTTP helpers ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def registry(env: Env, artifacts: Artifacts) -> AsyncIterator[ChainClient]:
+    async with ChainClient(env.manifest.registry.rpc_url, RevertDecoder.from_artifacts(artifacts)) as client:
+        yield client
+
+
+async def _raw_logs(chain: ChainClient, tx_hash: str) -> list[dict[str, Any]]:
+    receipt = await chain.rpc("eth_getTransactionReceipt", [tx_hash])
+    return list(receipt["logs"])
+
+
+async def bridge_out(
+    env: Env, chain: ChainClient, artifacts: Artifacts, investor: str, dest: str, amount: int, recipient: str = ""
+) -> BridgeOut:
+    """A real bridge-out by ``investor`` to their wallet on ``dest`` (or ``recipient``)."""
+    member = env.investor(investor)
+    public = env.public(dest)
+    account: LocalAccount = Account.from_key(member.registry_key)
+    token = chain.contract(artifacts.get("SecurityToken"), env.security.registry_token)
+    escrow = chain.contract(artifacts.get("BridgeEscrow"), env.manifest.registry.contracts["escrow"])
+    await chain.transact(token.functions.approve(escrow.address, amount), account)
+    to = recipient or member.wallets[str(public.chain_id)].address
+    receipt = await chain.transact(escrow.functions.bridgeOut(token.address, amount, public.chain_id, to), account)
+    for log in await _raw_logs(chain, receipt["transactionHash"].to_0x_hex()):
+        event = decode_log(env.registry_chain_id, log)
+        if isinstance(event, BridgeOut):
+            return event
+    raise AssertionError(f"no {BRIDGE_OUT} in the bridge-out receipt")
+
+
+def transfer_of(env: Env, event: BridgeOut) -> TransferAuthorization:
+    return TransferAuthorization(
+        env.registry_chain_id, event.nonce, bytes.fromhex(env.security.id[2:]), event.sender, event.recipient,
+        event.amount, 0,
+    )  # fmt: skip
+
+
+def refund_of(event: BridgeOut, reason: int = 1) -> RefundAuthorization:
+    return RefundAuthorization(event.nonce, event.token, event.sender, event.amount, reason)
+
+
+def gateway_domain(env: Env, chain: str) -> Domain:
+    public = env.public(chain)
+    return Domain(public.chain_id, public.contracts["gateway"])
+
+
+def holders_domain(env: Env, chain: str) -> Domain:
+    public = env.public(chain)
+    return Domain(public.chain_id, public.contracts["holderRegistry"])
+
+
+async def post(url: str, body: bytes | dict[str, Any]) -> tuple[int, Any]:
+    """Status and JSON body of ``POST url``; every answer must be JSON."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=data, headers={"Content-Type": "application/json"}) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+async def ask(env: Env, attestor_id: str, statement: Statement, domain: Domain) -> tuple[int, Any]:
+    return await post(env.attestors.url(attestor_id) + "/v1/sign", sign_request(statement, domain))
+
+
+def eligibility_of(env: Env, name: str, chain: str, now: int, **changes: Any) -> HolderEligibility:
+    member = next(m for m in CAST if m.name == name)
+    public = env.public(chain)
+    statement = HolderEligibility(
+        member.investor_id, member.wallet_account(chain).address, public.chain_id, COUNTRY_NUMERIC[member.country],
+        INVESTOR_CLASSES[member.investor_class], ZERO32, b"\x01" * 32, now, now + 30 * 24 * 3600,
+    )  # fmt: skip
+    return replace(statement, **changes)
+
+
+# --- against the devnet ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_identity_and_health(env: Env) -> None:
+    async with aiohttp.ClientSession() as session:
+        for entry in env.config.attestors:
+            async with session.get(entry.url + "/healthz") as response:
+                assert (response.status, await response.json()) == (200, {"status": "ok"})
+            async with session.get(entry.url + "/v1/identity") as response:
+                assert await response.json() == {"id": entry.id, "ed25519": entry.ed25519, "address": entry.address}
+
+
+@pytest.mark.integration
+async def test_a_real_bridge_out_is_attested_and_the_signatures_mint(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """INV-007: two attestors, each checking the escrow's event itself, sign a transfer authorization that
+    verifies against the trust list and that the gateway accepts."""
+    event = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 11)
+    statement, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    signatures = await gather(statement, domain, env.config.attestors, env.config.trust.threshold)
+    assert len(signatures) == 2
+    assert [int(env.attestors.entry(s.attestor).address, 16) for s in signatures] == sorted(
+        int(env.attestors.entry(s.attestor).address, 16) for s in signatures
+    )
+    attestation = Attestation(statement, domain, tuple(signatures))
+    assert verify(attestation.to_json(), env.trust(), domain=domain, kind=TransferAuthorization) == statement
+
+    ethereum = env.public("ethereum")
+    async with ChainClient(ethereum.rpc_url, RevertDecoder.from_artifacts(artifacts)) as chain:
+        gateway = chain.contract(artifacts.get("BridgeGateway"), ethereum.contracts["gateway"])
+        wrapped = chain.contract(artifacts.get("WrappedSecurity"), env.security.wrapped[str(ethereum.chain_id)])
+        before = await chain.call(wrapped.functions.balanceOf(event.recipient))
+        submitter = Account.create()
+        await chain.rpc("anvil_setBalance", [submitter.address, hex(10**18)])
+        await chain.transact(gateway.functions.mint(statement.as_tuple(), [s.secp256k1 for s in signatures]), submitter)
+        assert await chain.call(wrapped.functions.balanceOf(event.recipient)) == before + 11
+    # minted: no attestor refunds it now, whatever its journal says
+    status, body = await ask(env, "att-3", refund_of(event), env.escrow_domain)
+    assert status == 409
+    assert body["reason"] in ("already-minted", "journal-conflict")
+
+
+@pytest.mark.integration
+async def test_forged_transfer_statements_get_no_signature(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """A compromised relayer cannot obtain a signature for an event that did not happen as stated."""
+    event = await bridge_out(env, registry, artifacts, "Lena Fischer", "ethereum", 5)
+    real, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    other_wallet = env.investor("Alice Carter").wallets[str(env.public("ethereum").chain_id)].address
+    rollup = env.public("rollup")
+    forgeries: list[tuple[TransferAuthorization, Domain, int, str]] = [
+        (replace(real, amount=500), domain, 409, "amount-mismatch"),
+        (replace(real, recipient=other_wallet), domain, 409, "recipient-mismatch"),
+        (replace(real, sender=other_wallet), domain, 409, "sender-mismatch"),
+        (replace(real, security_id=b"\x07" * 32), domain, 409, "security-mismatch"),
+        (replace(real, source_chain_id=1), domain, 409, "wrong-source-chain"),
+        (replace(real, source_nonce=10**9), domain, 425, "not-found"),
+        (real, Domain(domain.chain_id, rollup.contracts["holderRegistry"]), 409, "wrong-domain"),
+        (real, Domain(rollup.chain_id, rollup.contracts["gateway"]), 409, "destination-mismatch"),
+        (real, replace(domain, name="Evil"), 409, "wrong-domain"),
+    ]
+    answers = await asyncio.gather(*(ask(env, "att-2", s, d) for s, d, _, _ in forgeries))
+    for (statement, forged_domain, status, reason), (got, body) in zip(forgeries, answers, strict=True):
+        assert (got, body.get("reason")) == (status, reason), (statement, forged_domain, body)
+        assert "secp256k1" not in body
+    with pytest.raises(AttestationRefused) as refused:
+        await gather(replace(real, amount=500), domain, env.config.attestors, 2)
+    assert len(refused.value.reasons) >= 2  # two refusals already rule out a threshold of two
+    assert refused.value.reason.startswith("amount-mismatch")
+    with pytest.raises(NotYetAttested):
+        await gather(replace(real, source_nonce=10**9), domain, env.config.attestors, 2)
+
+
+@pytest.mark.integration
+async def test_transfer_and_refund_exclude_each_other_across_a_restart(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """INV-002: one attestor never signs both the transfer and the refund of one bridge-out; its journal
+    keeps that across a restart (and a graceful SIGTERM exits 0)."""
+    first = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 3)
+    second = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 4)
+    domain = gateway_domain(env, "ethereum")
+    assert (await ask(env, "att-1", transfer_of(env, first), domain))[0] == 200
+    status, body = await ask(env, "att-1", refund_of(first), env.escrow_domain)
+    assert (status, body["reason"]) == (409, "journal-conflict")
+    assert (await ask(env, "att-1", refund_of(second), env.escrow_domain))[0] == 200
+    status, body = await ask(env, "att-1", transfer_of(env, second), domain)
+    assert (status, body["reason"]) == (409, "journal-conflict")
+
+    assert env.attestors.stop("att-1") == 0
+    env.attestors.spawn("att-1")
+    await env.attestors.wait_healthy("att-1")
+    status, body = await ask(env, "att-1", refund_of(first, reason=2), env.escrow_domain)
+    assert (status, body["reason"]) == (409, "journal-conflict")
+    status, body = await ask(env, "att-1", transfer_of(env, second), domain)
+    assert (status, body["reason"]) == (409, "journal-conflict")
+    assert (await ask(env, "att-1", transfer_of(env, first), domain))[0] == 200  # the same statement again
+    # another attestor, with its own journal, may still sign the refund (the contracts need a threshold)
+    assert (await ask(env, "att-2", refund_of(first), env.escrow_domain))[0] == 200
+    status, body = await ask(env, "att-2", refund_of(replace(first, amount=first.amount + 1)), env.escrow_domain)
+    assert (status, body["reason"]) == (409, "amount-mismatch")
+
+
+@pytest.mark.integration
+async def test_an_attested_refund_is_usable_and_then_no_transfer_is_signed(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """INV-008: refund signatures gathered from two attestors refund on the escrow; afterwards even an
+    attestor that never signed the refund refuses the transfer (the escrow says refunded)."""
+    event = await bridge_out(env, registry, artifacts, "Bob Miller", "ethereum", 2)
+    refund = refund_of(event, reason=7)
+    others = [env.attestors.entry("att-2"), env.attestors.entry("att-3")]
+    signatures = await gather(refund, env.escrow_domain, others, 2)
+    escrow = registry.contract(artifacts.get("BridgeEscrow"), env.manifest.registry.contracts["escrow"])
+    token = registry.contract(artifacts.get("SecurityToken"), env.security.registry_token)
+    before = await registry.call(token.functions.balanceOf(event.sender))
+    await registry.transact(
+        escrow.functions.refund(event.nonce, 7, [s.secp256k1 for s in signatures]), Account.create()
+    )
+    assert await registry.call(token.functions.balanceOf(event.sender)) == before + 2
+    status, body = await ask(env, "att-1", transfer_of(env, event), gateway_domain(env, "ethereum"))
+    assert (status, body["reason"]) == (409, "already-refunded")
+
+
+@pytest.mark.integration
+async def test_release_of_a_real_bridge_back_is_signed_and_a_fake_one_refused(env: Env, artifacts: Artifacts) -> None:
+    """INV-003: a release is signed only for a final burn on the stated gateway, for its holder, recipient
+    and amount."""
+    rollup = env.public("rollup")
+    member = env.investor("Wei Tan")
+    wallet = member.wallets[str(rollup.chain_id)]
+    security_id = bytes.fromhex(env.security.id[2:])
+    async with ChainClient(rollup.rpc_url, RevertDecoder.from_artifacts(artifacts)) as chain:
+        gateway = chain.contract(artifacts.get("BridgeGateway"), rollup.contracts["gateway"])
+        token = env.security.wrapped[str(rollup.chain_id)]
+        mint = TransferAuthorization(env.registry_chain_id, 2_000_000, security_id, member.registry_address,
+                                     wallet.address, 9, 0)  # fmt: skip
+        signers = [Secp256k1Signer(attestor_account(a).key) for a in ATTESTOR_IDS[:2]]
+        seed = sign_ordered(digest(mint.KIND, gateway_domain(env, "rollup"), mint.to_message()), signers)
+        await chain.transact(gateway.functions.mint(mint.as_tuple(), seed), Account.from_key(wallet.key))
+        receipt = await chain.transact(
+            gateway.functions.bridgeBack(token, 6, member.registry_address), Account.from_key(wallet.key)
+        )
+        logs = await _raw_logs(chain, receipt["transactionHash"].to_0x_hex())
+    burn = next(e for e in (decode_log(rollup.chain_id, log) for log in logs) if isinstance(e, BridgeBack))
+    assert burn.amount == 6, BRIDGE_BACK
+    release = ReleaseAuthorization(rollup.chain_id, burn.nonce, security_id, wallet.address, member.registry_address, 6)
+    status, body = await ask(env, "att-3", release, env.escrow_domain)
+    assert status in (200, 425), body  # two confirmations at one block per second
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 15
+    while True:
+        try:
+            signatures = await gather(release, env.escrow_domain, env.config.attestors, 2)
+            break
+        except NotYetAttested:
+            assert loop.time() < deadline, "the burn never became final for the attestors"
+            await asyncio.sleep(0.3)
+    attestation = Attestation(release, env.escrow_domain, tuple(signatures))
+    assert verify(attestation, env.trust(), domain=env.escrow_domain, kind=ReleaseAuthorization) == release
+
+    fakes: list[tuple[ReleaseAuthorization, int, str]] = [
+        (replace(release, amount=60), 409, "amount-mismatch"),
+        (replace(release, recipient=wallet.address), 409, "recipient-mismatch"),
+        (replace(release, holder=member.registry_address), 409, "holder-mismatch"),
+        (replace(release, security_id=b"\x07" * 32), 409, "security-mismatch"),
+        (replace(release, source_chain_id=env.public("ethereum").chain_id), 425, "not-found"),
+        (replace(release, source_nonce=10**9), 425, "not-found"),
+        (replace(release, source_chain_id=env.registry_chain_id), 409, "wrong-source-chain"),
+    ]
+    for fake, status, reason in fakes:
+        got, body = await ask(env, "att-1", fake, env.escrow_domain)
+        assert (got, body.get("reason")) == (status, reason), (fake, body)
+    got, body = await ask(env, "att-1", release, gateway_domain(env, "rollup"))
+    assert (got, body["reason"]) == (409, "wrong-domain")
+
+
+@pytest.mark.integration
+async def test_holder_statements_follow_the_registry(env: Env, registry: ChainClient, artifacts: Artifacts) -> None:
+    """INV-004/INV-006: eligibility is signed for a linked, verified investor's wallet with the registry's
+    facts; an unlinked wallet or other facts are refused; a revocation only once the link ended."""
+    now = int(time.time())
+    eligible = eligibility_of(env, "Yuki Sato", "rollup", now)
+    domain = holders_domain(env, "rollup")
+    signatures = await gather(eligible, domain, env.config.attestors, 2)
+    assert (
+        verify(Attestation(eligible, domain, tuple(signatures)), env.trust(), now=now + 1, kind=HolderEligibility)
+        == eligible
+    )
+
+    stranger = Account.create().address
+    refusals: list[tuple[HolderEligibility, Domain, str]] = [
+        (replace(eligible, wallet=stranger), domain, "wallet-not-linked"),
+        (replace(eligible, country=COUNTRY_NUMERIC["US"]), domain, "country-mismatch"),
+        (replace(eligible, investor_class=3), domain, "class-mismatch"),
+        (replace(eligible, holder_id=b"\x05" * 32), domain, "holder-id-mismatch"),
+        (replace(eligible, valid_until=now + 10 * 365 * 24 * 3600), domain, "beyond-kyc-expiry"),
+        (replace(eligible, valid_from=now + 3600), domain, "from-future"),
+        (eligible, holders_domain(env, "ethereum"), "wrong-domain"),
+    ]
+    for statement, statement_domain, reason in refusals:
+        status, body = await ask(env, "att-2", statement, statement_domain)
+        assert (status, body.get("reason")) == (409, reason), (statement, body)
+
+    revocation = HolderRevocation(eligible.wallet, eligible.chain_id, 1, now)
+    status, body = await ask(env, "att-2", revocation, domain)
+    assert (status, body["reason"]) == (409, "still-eligible")
+    status, body = await ask(env, "att-2", replace(revocation, wallet=stranger), domain)
+    assert (status, body["reason"]) == (409, "wallet-not-linked")
+
+    links = registry.contract(artifacts.get("WalletLinks"), env.manifest.registry.contracts["walletLinks"])
+    yuki = Account.from_key(env.investor("Yuki Sato").registry_key)
+    await registry.transact(links.functions.unlink(eligible.chain_id), yuki)
+    signatures = await gather(revocation, domain, env.config.attestors, 2)
+    assert len(signatures) == 2
+    status, body = await ask(env, "att-2", eligible, domain)
+    assert (status, body["reason"]) == (409, "wallet-unlinked")
+
+
+@pytest.mark.integration
+async def test_bad_requests_are_4xx_json_never_500(env: Env) -> None:
+    url = env.attestors.url("att-1")
+    now = int(time.time())
+    good = sign_request(eligibility_of(env, "Alice Carter", "ethereum", now), holders_domain(env, "ethereum"))
+    bad_bodies: list[bytes | dict[str, Any]] = [
+        b"",
+        b"not json",
+        b"\xff\xfe",
+        b"[]",
+        b"[" * 20_000 + b"]" * 20_000,
+        {"kind": "TransferAuthorization"},
+        {**good, "extra": 1},
+        {**good, "kind": "RecognitionRecord"},
+        {**good, "kind": "Nonsense"},
+        {**good, "kind": 7},
+        {**good, "domain": {**good["domain"], "chainId": "31337"}},
+        {**good, "domain": {**good["domain"], "chainId": True}},
+        {**good, "domain": {**good["domain"], "verifyingContract": "0x1234"}},
+        {**good, "domain": []},
+        {**good, "message": {**good["message"], "wallet": "0xnothex"}},
+        {**good, "message": {**good["message"], "chainId": -1}},
+        {**good, "message": {**good["message"], "country": 70_000}},
+        {**good, "message": {**good["message"], "validFrom": 1.5}},
+        {**good, "message": {**good["message"], "holderId": "0x12"}},
+        {**good, "message": {k: v for k, v in good["message"].items() if k != "scope"}},
+        {**good, "message": "x"},
+    ]
+    for body in bad_bodies:
+        status, answer = await post(url + "/v1/sign", body)
+        assert status == 400, (body, answer)
+        assert answer["error"] == "malformed"
+    status, answer = await post(url + "/v1/sign", b"{" + b" " * (70 * 1024) + b"}")
+    assert (status, answer["error"]) == (413, "too-large")
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url + "/v1/sign") as response:
+            assert response.status == 405
+            assert (await response.json())["error"]
+        async with session.get(url + "/nowhere") as response:
+            assert response.status == 404
+            assert (await response.json())["error"]
+    assert (await post(url + "/v1/sign", good))[0] == 200  # still serving
+
+
+@pytest.mark.integration
+async def test_gather_reaches_the_threshold_with_one_attestor_down_not_two(env: Env) -> None:
+    statement = eligibility_of(env, "Alice Carter", "ethereum", int(time.time()))
+    domain = holders_domain(env, "ethereum")
+    try:
+        assert env.attestors.stop("att-3") == 0
+        signatures = await gather(statement, domain, env.config.attestors, 2, timeout=3)
+        assert sorted(s.attestor for s in signatures) == ["att-1", "att-2"]
+        env.attestors.stop("att-2")
+        with pytest.raises(NotYetAttested):
+            await gather(statement, domain, env.config.attestors, 2, timeout=3)
+    finally:
+        for attestor_id in ("att-2", "att-3"):
+            if attestor_id not in env.attestors.procs:
+                env.attestors.spawn(attestor_id)
+        await env.attestors.wait_healthy("att-2", "att-3")
+
+
+# --- batches against the devnet ----------------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+async def test_a_batch_answers_each_request_in_order_as_sign_would(
+    env: Env, registry: ChainClient, artifacts: Artifacts
+) -> None:
+    """One ``/v1/sign-batch``: the real transfer is signed (a signature that verifies), a forged amount refused,
+    a malformed item 400, an unknown nonce not final, and the refund of the transfer signed earlier in the same
+    batch a journal conflict, which the journal keeps for later requests."""
+    event = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 7)
+    transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    requests = [
+        sign_request(transfer, domain),
+        sign_request(replace(transfer, amount=700), domain),
+        {**sign_request(transfer, domain), "kind": "Nonsense"},
+        sign_request(replace(transfer, source_nonce=10**9), domain),
+        sign_request(refund_of(event), env.escrow_domain),
+    ]
+    status, body = await post(env.attestors.url("att-1") + "/v1/sign-batch", {"requests": requests})
+    assert status == 200, body
+    answers = body["answers"]
+    assert [a["status"] for a in answers] == [200, 409, 400, 425, 409]
+    assert [answers[i]["body"]["reason"] for i in (1, 3, 4)] == ["amount-mismatch", "not-found", "journal-conflict"]
+    assert answers[2]["body"]["error"] == "malformed"
+    signature = check_signature(env.attestors.entry("att-1"), transfer.digest(domain), answers[0]["body"])
+    assert signature.attestor == "att-1"
+    status, single = await ask(env, "att-1", refund_of(event), env.escrow_domain)
+    assert (status, single["reason"]) == (409, "journal-conflict")
+
+
+@pytest.mark.integration
+async def test_a_body_that_is_not_a_batch_is_refused_whole(env: Env) -> None:
+    """Not an object of exactly ``requests``, or 0 or more than `MAX_BATCH` of them: 400; too long: 413."""
+    url = env.attestors.url("att-2") + "/v1/sign-batch"
+    good = sign_request(
+        eligibility_of(env, "Alice Carter", "ethereum", int(time.time())), holders_domain(env, "ethereum")
+    )
+    bodies: list[bytes | dict[str, Any]] = [
+        b"not json", json.dumps([good]).encode(), {"requests": good}, {"requests": []},
+        {"requests": [good] * (MAX_BATCH + 1)},
+    ]  # fmt: skip
+    for bad in bodies:
+        status, answer = await post(url, bad)
+        assert (status, answer["error"]) == (400, "malformed"), bad
+    status, answer = await post(url, b'{"requests": [' + b" " * MAX_BATCH_BYTES + b"]}")
+    assert (status, answer["error"]) == (413, "too-large")
+    status, answer = await post(url, {"requests": [good]})
+    assert (status, [a["status"] for a in answer["answers"]]) == (200, [200])
+
+
+@pytest.mark.integration
+async def test_gather_many_decides_each_statement(env: Env, registry: ChainClient, artifacts: Artifacts) -> None:
+    """Per statement: ``threshold`` signatures by increasing signer address that verify as an attestation, a
+    refusal, or not yet attested (not final; or, for all of them, too few attestors running)."""
+    event = await bridge_out(env, registry, artifacts, "Lena Fischer", "ethereum", 6)
+    transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    requests = [
+        (transfer, domain),
+        (replace(transfer, amount=60), domain),
+        (replace(transfer, source_nonce=10**9), domain),
+    ]
+    threshold = env.config.trust.threshold
+    async with aiohttp.ClientSession() as session:
+        signed, refused, unknown = await gather_many(requests, env.config.attestors, threshold, session=session)
+        assert isinstance(signed, list) and len(signed) == threshold
+        addresses = [int(env.attestors.entry(s.attestor).address, 16) for s in signed]
+        assert addresses == sorted(addresses)
+        attestation = Attestation(transfer, domain, tuple(signed))
+        assert verify(attestation.to_json(), env.trust(), domain=domain, kind=TransferAuthorization) == transfer
+        assert isinstance(refused, AttestationRefused) and refused.reason.startswith("amount-mismatch")
+        assert isinstance(unknown, NotYetAttested)
+        try:
+            env.attestors.stop("att-2")
+            env.attestors.stop("att-3")
+            outcomes = await gather_many(requests, env.config.attestors, 2, session=session, timeout=3)
+            assert all(isinstance(o, NotYetAttested) for o in outcomes), outcomes
+        finally:
+            for attestor_id in ("att-2", "att-3"):
+                if attestor_id not in env.attestors.procs:
+                    env.attestors.spawn(attestor_id)
+            await env.attestors.wait_healthy("att-2", "att-3")
+
+
+# --- without a devnet --------------------------------------------------------------------------------------------
+
+
+def test_journal_excludes_the_other_kind_and_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "journal.db"
+    journal = Journal(path)
+    transfer = JournalEntry("TransferAuthorization", 820001, 2**64 - 1, b"\x01" * 32, 100)
+    journal.record(transfer, excludes="RefundAuthorization")
+    journal.record(transfer, excludes="RefundAuthorization")  # asking again is fine
+    journal.record(JournalEntry("HolderEligibility", 31337, None, b"\x03" * 32, 100))
+    journal.close()
+    reopened = Journal(path)
+    with pytest.raises(Refused) as refused:
+        reopened.record(JournalEntry("RefundAuthorization", 820001, 2**64 - 1, b"\x02" * 32, 101),
+                        excludes="TransferAuthorization")  # fmt: skip
+    assert refused.value.code == "journal-conflict"
+    assert reopened.entries(820001) == [transfer]
+    reopened.record(JournalEntry("RefundAuthorization", 820001, 5, b"\x04" * 32, 102), excludes="TransferAuthorization")
+    assert [e.nonce for e in reopened.entries(820001)] == [2**64 - 1, 5]
+    reopened.close()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+_KINDS = ["TransferAuthorization", "RefundAuthorization", "ReleaseAuthorization", "HolderEligibility",
+          "HolderRevocation", "RecognitionRecord"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    kind=st.sampled_from(_KINDS) | st.text(max_size=10),
+    domain=json_values,
+    message=json_values
+    | st.dictionaries(st.sampled_from(["nonce", "token", "sender", "amount", "reason"]), json_values),
+    raw=st.binary(max_size=64),
+)
+def test_parsing_a_sign_request_raises_only_bad_request(kind: str, domain: Any, message: Any, raw: bytes) -> None:
+    for body in (json.dumps({"kind": kind, "domain": domain, "message": message}).encode(), raw):
+        with contextlib.suppress(BadRequest):
+            parse_sign_request(body)
+
+
+class FakeChain:
+    """A `ChainReads` over canned logs, heads and block hashes."""
+
+    def __init__(self, logs: list[dict[str, Any]], head: int, hashes: dict[int, str]) -> None:
+        self._logs, self._head, self._hashes = logs, head, hashes
+
+    async def head(self, chain_id: int) -> int:
+        return self._head
+
+    async def block_hash(self, chain_id: int, number: int) -> str | None:
+        return self._hashes.get(number)
+
+    async def logs(self, chain_id: int, address: str, topics: Any, to_block: int) -> list[Mapping[str, Any]]:
+        return [log for log in self._logs if log["topics"][: len(topics)] == list(topics)]
+
+    async def call(
+        self, chain_id: int, contract: str, address: str, function: str, *args: Any, block: int | None = None
+    ) -> Any:
+        return {"securityId": b"\x09" * 32, "isProcessed": False}[function]
+
+
+GATEWAY = "0x" + "22" * 20
+TOKEN = "0x" + "33" * 20
+HOLDER = "0x" + "44" * 20
+
+
+def _word(value: int) -> str:
+    return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _burn_log(nonce: int, block: int, block_hash: str, removed: bool = False) -> dict[str, Any]:
+    word = _word
+    return {
+        "address": GATEWAY, "blockNumber": hex(block), "blockHash": block_hash, "transactionHash": "0x" + "ab" * 32,
+        "logIndex": "0x0", "removed": removed,
+        "topics": [BRIDGE_BACK, word(nonce), word(int(TOKEN, 16)), word(int(HOLDER, 16))],
+        "data": "0x" + (6).to_bytes(32, "big").hex() + word(int(HOLDER, 16))[2:],
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("head", "hashes", "removed", "outcome"),
+    [
+        (12, {10: "0xaa"}, False, None),
+        (11, {10: "0xaa"}, False, "not-final"),
+        (12, {10: "0xbb"}, False, "reorged"),
+        (12, {10: "0xaa"}, True, "not-found"),
+    ],
+)
+async def test_release_needs_a_final_canonical_burn(
+    head: int, hashes: dict[int, str], removed: bool, outcome: str | None
+) -> None:
+    topology = Topology(1, 0, "0x" + "11" * 20, "0x" + "12" * 20, "0x" + "13" * 20,
+                        {5: PublicChain(5, 2, GATEWAY, "0x" + "14" * 20)})  # fmt: skip
+    checker = Checker(topology, FakeChain([_burn_log(7, 10, "0xaa", removed)], head, hashes))
+    release = ReleaseAuthorization(5, 7, b"\x09" * 32, HOLDER, HOLDER, 6)
+    domain = Domain(1, topology.escrow)
+    if outcome is None:
+        claim = await checker.check(release, domain, now=0)
+        assert (claim.source_chain_id, claim.nonce, claim.excludes) == (5, 7, None)
+    else:
+        with pytest.raises(NotFinal) as info:
+            await checker.check(release, domain, now=0)
+        assert info.value.code == outcome
+
+
+async def test_gather_does_not_count_a_signature_it_cannot_verify() -> None:
+    """A signature by another key, or over another digest, is not counted towards the threshold."""
+    impostor = attestor_key("att-3")
+
+    async def sign(request: web.Request) -> web.Response:
+        parsed = parse_sign_request(await request.read())
+        signature = impostor.sign(parsed.statement.digest(parsed.domain))
+        return web.json_response({**signature.to_json(), "attestor": "att-1",
+                                  "digest": "0x" + parsed.statement.digest(parsed.domain).hex()})  # fmt: skip
+
+    app = web.Application()
+    app.router.add_post("/v1/sign", sign)
+    honest = attestor_key("att-1").public()
+    async with TestServer(app) as server:
+        entry = AttestorConfig(id="att-1", url=str(server.make_url("/")).rstrip("/"), ed25519=honest["ed25519"],
+                               address=honest["address"])  # fmt: skip
+        statement = HolderRevocation("0x" + "44" * 20, 5, 1, 0)
+        with pytest.raises(NotYetAttested) as info:
+            await gather(statement, Domain(5, "0x" + "14" * 20), [entry], 1)
+        assert "invalid answer" in str(info.value)
