@@ -7,7 +7,6 @@ readable only by its owner; keys are never logged (``repr`` shows public parts o
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,17 +61,6 @@ class AttestorKey:
             raise MalformedError(f"cannot read attestor key file {path}: {exc.strerror}") from None
         except ValueError:
             raise MalformedError(f"attestor key file {path} is not JSON") from None
-
-    @classmethod
-    def from_env(cls, variable: str) -> AttestorKey:
-        """Reads the key file's JSON from the environment variable ``variable``."""
-        value = os.environ.get(variable)
-        if not value:
-            raise MalformedError(f"environment variable {variable} is not set")
-        try:
-            return cls.from_json(json.loads(value))
-        except ValueError:
-            raise MalformedError(f"environment variable {variable} does not hold attestor key JSON") from None
 
 
 def attest(statement: Statement, domain: Domain, keys: list[AttestorKey]) -> Attestation:

@@ -7,6 +7,7 @@ import asyncio
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,12 +15,16 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from relayer import failures
+from relayer.core.ports import OperationStore
 from relayer.devtools.devnet.anvil import ChainSpec, anvil_argv, free_port, wait_ready
 from relayer.devtools.devnet.cast import DEPLOYER_KEY
+from relayer.edges.db import engine as db
+from relayer.edges.db.store import OperationStore as SqlOperationStore
 from relayer.edges.evm.artifacts import Artifacts, load_artifacts
 from relayer.edges.evm.client import ChainClient, RevertDecoder
 from tests.contracts.system import System, deploy_system
 from tests.support import postgres
+from tests.support.memory import MemoryOperationStore
 
 LONG_OPTION = "--long"
 
@@ -57,10 +62,10 @@ def pg_admin() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database on each backend."""
-    if request.param == "sqlite":
+@contextmanager
+def fresh_database(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database on ``backend`` (sqlite or postgresql), dropped afterwards."""
+    if backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'dari.db'}"
         return
     admin = request.getfixturevalue("pg_admin")
@@ -70,6 +75,38 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield postgres.with_database(admin, name)
     finally:
         asyncio.run(postgres.drop_database(admin, name))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database on each backend."""
+    with fresh_database(request.param, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "memory"])
+def store_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str | None]:
+    """A fresh database's URL on each backend, or None for memory."""
+    if request.param == "memory":
+        yield None
+        return
+    with fresh_database(request.param, request, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+async def operation_store(store_backend: str | None) -> AsyncIterator[OperationStore]:
+    """A fresh operations store on each database, and the unit tests' one in memory (which must behave the
+    same: it passes the same store tests)."""
+    if store_backend is None:
+        yield MemoryOperationStore()
+        return
+    engine = db.create_engine(store_backend)
+    await db.upgrade(engine)
+    try:
+        yield SqlOperationStore(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from relayer.core.model import Operation
+from relayer.core.model import Operation, StaleState
 from relayer.core.operator import OperatorRefused, operator_move
 from relayer.core.ports import Clock, OperationStore
 from relayer.core.transfer_state import OperatorAction
@@ -22,7 +22,7 @@ class Operator:
         operation's state, or it moved on meanwhile)."""
         op = await self._store.get(operation_id)
         move = operator_move(op, action, datetime.fromtimestamp(self._clock(), UTC))
-        [applied] = await self._store.transition_many([move])
-        if not applied:
-            raise OperatorRefused(f"{operation_id} moved on from {op.state}")
-        return await self._store.get(operation_id)
+        try:
+            return await self._store.transition(op.id, move.event, expect=op.state, detail=move.detail, **move.fields)
+        except StaleState as exc:
+            raise OperatorRefused(str(exc)) from exc

@@ -48,7 +48,7 @@ async def seeded_app(engine: AsyncEngine) -> web.Application:
     log = TransparencyLog(SqlLogStorage(engine))
     await log.load()
     for nonce in range(1, 6):
-        await store.observe(bridge_out(nonce))
+        await store.observe_many([bridge_out(nonce)])
     await store.transition("820001-1", Event.FINALIZED)
     await store.transition("820001-1", Event.ESCALATED, reason="unverified-rule")
     for document_ in (RECOGNITION,):

@@ -1,26 +1,23 @@
-"""The operation store on SQLite and PostgreSQL: observation, optimistic transitions, history, schedules."""
+"""The operation store on SQLite and PostgreSQL, and the unit tests' store in memory: observation, optimistic
+transitions, history, schedules."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from relayer.core.model import Operation, Source, StaleState, UnknownOperation
+from relayer.core.ports import OperationStore
 from relayer.core.transfer_state import Event, IllegalTransition, Kind, State
-from relayer.edges.db import engine as db
-from relayer.edges.db.store import OperationStore, now_utc
+from relayer.edges.db.store import now_utc
 
 
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = db.create_engine(database_url)
-    await db.upgrade(engine)
-    yield engine
-    await engine.dispose()
+async def observe(store: OperationStore, op: Operation) -> bool:
+    """Whether ``op`` was new (or re-observed)."""
+    [new] = await store.observe_many([op])
+    return new
 
 
 def bridge_out(nonce: int, block_hash: str = "0x" + "aa" * 32, amount: int = 2**200) -> Operation:
@@ -32,10 +29,10 @@ def bridge_out(nonce: int, block_hash: str = "0x" + "aa" * 32, amount: int = 2**
     )  # fmt: skip
 
 
-async def test_observe_is_idempotent_and_round_trips(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
-    assert await store.observe(bridge_out(1))
-    assert not await store.observe(bridge_out(1))
+async def test_observe_is_idempotent_and_round_trips(operation_store: OperationStore) -> None:
+    store = operation_store
+    assert await observe(store, bridge_out(1))
+    assert not await observe(store, bridge_out(1))
     stored = await store.get("820001-1")
     assert (stored.state, stored.amount, stored.payload, stored.source_nonce) == (
         State.OBSERVED,
@@ -49,9 +46,9 @@ async def test_observe_is_idempotent_and_round_trips(engine: AsyncEngine) -> Non
         await store.get("820001-999")
 
 
-async def test_transitions_follow_the_state_machine_and_are_recorded(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
-    await store.observe(bridge_out(2))
+async def test_transitions_follow_the_state_machine_and_are_recorded(operation_store: OperationStore) -> None:
+    store = operation_store
+    await observe(store, bridge_out(2))
     await store.transition("820001-2", Event.FINALIZED)
     approved = await store.transition("820001-2", Event.APPROVED, decision={"verdict": "ALLOW"}, locked_until=7)
     assert (approved.state, approved.decision, approved.locked_until) == (State.APPROVED, {"verdict": "ALLOW"}, 7)
@@ -63,9 +60,9 @@ async def test_transitions_follow_the_state_machine_and_are_recorded(engine: Asy
     assert [h["to"] for h in history] == ["observed", "finalized", "approved"]
 
 
-async def test_concurrent_transitions_move_an_operation_once(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
-    await store.observe(bridge_out(3))
+async def test_concurrent_transitions_move_an_operation_once(operation_store: OperationStore) -> None:
+    store = operation_store
+    await observe(store, bridge_out(3))
     results = await asyncio.gather(
         *(store.transition("820001-3", Event.FINALIZED, expect=State.OBSERVED) for _ in range(8)),
         return_exceptions=True,
@@ -76,20 +73,22 @@ async def test_concurrent_transitions_move_an_operation_once(engine: AsyncEngine
     assert [h["to"] for h in await store.history("820001-3")] == ["observed", "finalized"]
 
 
-async def test_reorged_operation_is_reobserved_at_its_new_position(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
-    await store.observe(bridge_out(4))
+async def test_reorged_operation_is_reobserved_at_its_new_position(operation_store: OperationStore) -> None:
+    store = operation_store
+    await observe(store, bridge_out(4))
     await store.transition("820001-4", Event.REORGED)
-    assert await store.observe(bridge_out(4, block_hash="0x" + "12" * 32, amount=5))
+    assert await observe(store, bridge_out(4, block_hash="0x" + "12" * 32, amount=5))
     again = await store.get("820001-4")
     assert (again.state, again.source.block_hash, again.amount) == (State.OBSERVED, "0x" + "12" * 32, 5)
 
 
-async def test_due_respects_schedule_and_states(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
+async def test_due_respects_schedule_and_states(operation_store: OperationStore) -> None:
+    store = operation_store
     for nonce in (5, 6, 7):
-        await store.observe(bridge_out(nonce))
-    await store.update("820001-6", attempts=1, next_attempt_at=now_utc() + timedelta(hours=1), last_error="rpc down")
+        await observe(store, bridge_out(nonce))
+    await store.update_many(
+        [("820001-6", {"attempts": 1, "next_attempt_at": now_utc() + timedelta(hours=1), "last_error": "rpc down"})]
+    )
     await store.transition("820001-7", Event.FINALIZED)
     due = await store.due([State.OBSERVED])
     assert [op.id for op in due] == ["820001-5"]
@@ -102,10 +101,10 @@ async def test_due_respects_schedule_and_states(engine: AsyncEngine) -> None:
     assert [op.id for op in await store.find(state=State.FINALIZED)] == ["820001-7"]
 
 
-async def test_overdue_lists_only_non_final_operations_past_the_sla(engine: AsyncEngine) -> None:
-    store = OperationStore(engine)
+async def test_overdue_lists_only_non_final_operations_past_the_sla(operation_store: OperationStore) -> None:
+    store = operation_store
     for nonce in (8, 9, 10):
-        await store.observe(bridge_out(nonce))
+        await observe(store, bridge_out(nonce))
     await store.transition("820001-9", Event.REORGED)  # dropped: final
     await store.transition("820001-10", Event.FINALIZED)
     await store.transition("820001-10", Event.ESCALATED, reason="unverified-rule")

@@ -1,9 +1,7 @@
-"""The operation store's batch methods on SQLite and PostgreSQL: each behaves as its one-at-a-time form,
-in one transaction (an error leaves nothing written)."""
+"""The operation store's batch methods on SQLite and PostgreSQL, and the unit tests' store in memory: each
+behaves as its one-at-a-time form, in one transaction (an error leaves nothing written)."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -11,20 +9,16 @@ from attestations.attestation import Attestation
 from attestations.eip712 import Domain
 from attestations.kinds import RefundAuthorization, TransferAuthorization
 from relayer.core.model import Move
+from relayer.core.ports import OperationStore
 from relayer.core.transfer_state import Event, IllegalTransition, State
-from relayer.edges.db import engine as db
-from relayer.edges.db.store import OperationStore
-from tests.edges.test_store import bridge_out
+from tests.edges.test_store import bridge_out, observe
 
 MOVED = "0x" + "12" * 32
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[OperationStore]:
-    engine = db.create_engine(database_url)
-    await db.upgrade(engine)
-    yield OperationStore(engine)
-    await engine.dispose()
+def store(operation_store: OperationStore) -> OperationStore:
+    return operation_store
 
 
 async def states(store: OperationStore, *nonces: int) -> list[State]:
@@ -61,7 +55,7 @@ async def test_observe_many_reobserves_dropped_and_moves_observed(store: Operati
 
 async def test_observe_many_reobserves_a_dropped_operation_once_per_batch(store: OperationStore) -> None:
     """A DROPPED operation twice in one batch is re-observed once, as a new one would be."""
-    await store.observe(bridge_out(1))
+    await observe(store, bridge_out(1))
     await store.transition("820001-1", Event.REORGED)
     assert await store.observe_many([bridge_out(1, MOVED), bridge_out(1, MOVED)]) == [True, False]
     assert await path(store, 1) == ["observed", "dropped", "observed"]

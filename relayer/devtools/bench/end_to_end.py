@@ -265,7 +265,9 @@ class _Bench:
         if not await self.chain.call("evm_revert", self.snapshot):
             raise BenchError(f"{CHAIN} could not be rewound to snapshot {self.snapshot}")
         self.progress(f"replaying {len(calls)} mints with the raw loop")
-        sender: LocalAccount = Account.from_key(self.config.relayer.signer.read() if self.config.relayer else "")
+        if self.config.relayer is None:
+            raise BenchError("the devnet's configuration has no [relayer] section: no key to replay the mints with")
+        sender: LocalAccount = Account.from_key(self.config.relayer.signer.read())
         gateway = self.public.contracts["gateway"]
         confirmations = self.config.chain(self.public.chain_id).confirmations
         result = await send_mints(self.chain, self.public.chain_id, gateway, calls, sender, confirmations)

@@ -53,7 +53,6 @@ from relayer.edges.db.schema import block_hashes
 from relayer.edges.evm.client import ChainClient, quantity
 from relayer.edges.evm.logs import decode_log
 
-
 DEFAULT_MAX_RANGE = 2000
 HEADERS_PER_BATCH = 100
 

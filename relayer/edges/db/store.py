@@ -89,15 +89,11 @@ class OperationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def observe(self, op: Operation) -> bool:
-        """Records a newly seen operation in state OBSERVED; returns False when it was already known.
-        A DROPPED operation seen again (re-included after a reorg) is re-observed at its new position;
-        an OBSERVED one seen at another position moves there."""
-        return (await self.observe_many([op]))[0]
-
     async def observe_many(self, ops: Sequence[Operation]) -> list[bool]:
-        """`observe` for many operations in one database transaction, ending where observing them one by
-        one would end; per operation, whether it was new (or re-observed)."""
+        """Records newly seen operations in state OBSERVED, in one database transaction, ending where
+        observing them one by one would end; per operation, whether it was new (or re-observed). A DROPPED
+        operation seen again (re-included after a reorg) is re-observed at its new position; an OBSERVED one
+        seen at another position moves there; any other known one is left as it is."""
         if not ops:
             return []
         at = now_utc()
@@ -200,21 +196,13 @@ class OperationStore:
         return applied
 
     async def update_many(self, updates: Sequence[tuple[str, dict[str, Any]]]) -> None:
-        """`update` for many operations in one database transaction (one executemany per set of columns)."""
+        """Updates bookkeeping fields (attempts, schedule, errors) of many operations without a state change,
+        in one database transaction (one executemany per set of columns)."""
         at = now_utc()
         rows = [(operation_id, None, {"updated_at": at, **_encode(fields)}) for operation_id, fields in updates]
         if rows:
             async with self._engine.begin() as conn:
                 await _update_rows(conn, rows)
-
-    async def update(self, operation_id: str, **fields: Any) -> None:
-        """Updates bookkeeping fields (attempts, schedule, errors) without a state change."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                update(operations)
-                .where(operations.c.id == operation_id)
-                .values(updated_at=now_utc(), **_encode(fields))
-            )
 
     async def due(
         self,
