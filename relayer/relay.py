@@ -91,11 +91,16 @@ class Relay:
     def leader(self) -> bool:
         return self.lanes.leader
 
+    @property
+    def chain_ids(self) -> list[int]:
+        """Every configured chain, the registry first."""
+        return list(self.watchers)
+
     async def intake_pass(self) -> None:
         """Every chain's new events and finality (chains concurrently), then the decisions, all over the
         chain as of this pass (one set of shared reads)."""
         views = self.views.fresh()
-        await timed("ingest", each_chain(self.watchers, functools.partial(self.intake.ingest, views=views),
+        await timed("ingest", each_chain(self.chain_ids, functools.partial(self.intake.ingest, views=views),
                                          self.intake.finalize))  # fmt: skip
         await timed("decide", self.decide.run(views))
 
@@ -108,8 +113,8 @@ class Relay:
         await self.lanes.run({
             "intake": (self.intake_pass, polls),
             "attest": (self.attest.run, polls),
-            "deliver": (lambda: timed("deliver", each_chain(self.watchers, self.deliver.run)), public),
-            "confirm": (lambda: timed("confirm", each_chain(self.watchers, self.confirm.run)), polls),
+            "deliver": (lambda: timed("deliver", each_chain(self.chain_ids, self.deliver.run)), public),
+            "confirm": (lambda: timed("confirm", each_chain(self.chain_ids, self.confirm.run)), polls),
             "upkeep": (self.upkeep.run, UPKEEP_INTERVAL),
         }, stop)  # fmt: skip
         await self.attest.drain()

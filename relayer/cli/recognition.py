@@ -25,6 +25,7 @@ from relayer.cli import err, fails_cleanly, json_option, out, print_json
 from relayer.cli.attest import load_trust
 from relayer.core.compliance import find_security, load_adapters, load_sanctions, to_security
 from relayer.core.config import Config, load_config
+from relayer.core.constants import ZERO_ADDRESS
 from relayer.core.errors import ConfigError
 
 config_option = click.option("--config", "config_file", type=click.Path(path_type=Path), required=True)
@@ -139,7 +140,7 @@ def _holder(raw: Any) -> Holder:
     try:
         return Holder(
             holder_id=raw.get("holderId", "0x" + "00" * 32),
-            wallet=raw.get("wallet", "0x" + "00" * 20),
+            wallet=raw.get("wallet", ZERO_ADDRESS),
             residency=raw["residency"],
             kind=HolderKind(raw.get("kind", "natural-person")),
             evidence=Evidence(**evidence),

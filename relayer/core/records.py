@@ -1,5 +1,5 @@
 """What contract views answer, as typed records. A struct's record has its fields in the struct's order
-and names (in snake case: ``tests/edges/test_views.py`` checks them against the compiled ABI), and is made
+and names (in snake case: ``tests/core/test_records.py`` checks them against the compiled ABI), and is made
 from the decoded tuple once, at the edge (`relayer.edges.evm.views`), by `from_answer`."""
 
 from __future__ import annotations
@@ -41,10 +41,13 @@ class HolderEntry:
     def from_answer(cls, answer: Any) -> Self:
         """HolderRegistry.Holder as decoded."""
         holder_id, country, investor_class, revoked, valid_until, updated_at, scope, attestation = _values(cls, answer)
-        return cls(
-            bytes(holder_id), int(country), int(investor_class), bool(revoked), int(valid_until), int(updated_at),
-            bytes(scope), bytes(attestation),
-        )  # fmt: skip
+        try:
+            return cls(
+                bytes(holder_id), int(country), int(investor_class), bool(revoked), int(valid_until),
+                int(updated_at), bytes(scope), bytes(attestation),
+            )  # fmt: skip
+        except (ValueError, TypeError) as exc:
+            raise MalformedAnswer(f"{cls.__name__}: {exc}") from None
 
     @property
     def registered(self) -> bool:
@@ -65,7 +68,10 @@ class EscrowRequest:
     def from_answer(cls, answer: Any) -> Self:
         """BridgeEscrow.Request as decoded."""
         token, status, sender, amount = _values(cls, answer)
-        return cls(to_checksum_address(token), EscrowStatus(status), to_checksum_address(sender), int(amount))
+        try:
+            return cls(to_checksum_address(token), EscrowStatus(status), to_checksum_address(sender), int(amount))
+        except (ValueError, TypeError) as exc:
+            raise MalformedAnswer(f"{cls.__name__}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -6,30 +6,16 @@ backoff)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from relayer import metrics
-from relayer.core.config import RelayerConfig
 from relayer.core.disposition import Disposition, Recheck, disposition, recheck
 from relayer.core.finality import final_block
 from relayer.core.model import Move, Operation
-from relayer.core.ports import OperationStore, Submitter
 from relayer.core.transfer_state import Event, State
-from relayer.pipeline.attested import Attested
-from relayer.pipeline.deliver import targets
-from relayer.pipeline.moves import Mover
+from relayer.pipeline.deliver import ChainStage, targets
 
 
-class Confirm:
+class Confirm(ChainStage):
     """The confirm stage of every chain."""
-
-    def __init__(
-        self, store: OperationStore, submitters: Mapping[int, Submitter], mover: Mover, attested: Attested,
-        settings: RelayerConfig, *, registry_chain_id: int,
-    ) -> None:  # fmt: skip
-        self.store, self.submitters, self.mover, self.attested = store, submitters, mover, attested
-        self.settings = settings
-        self.registry_chain_id = registry_chain_id
 
     async def run(self, chain_id: int) -> None:
         submitter = self.submitters[chain_id]

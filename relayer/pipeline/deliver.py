@@ -31,8 +31,8 @@ def targets(chain_id: int, registry_chain_id: int, delivery: State, refund: Stat
     return found
 
 
-class Deliver:
-    """The deliver stage of every chain."""
+class ChainStage:
+    """A stage that works on each destination chain through its submitter (deliver, confirm)."""
 
     def __init__(
         self, store: OperationStore, submitters: Mapping[int, Submitter], mover: Mover, attested: Attested,
@@ -41,6 +41,10 @@ class Deliver:
         self.store, self.submitters, self.mover, self.attested = store, submitters, mover, attested
         self.settings = settings
         self.registry_chain_id = registry_chain_id
+
+
+class Deliver(ChainStage):
+    """The deliver stage of every chain."""
 
     async def run(self, chain_id: int) -> None:
         submitter = self.submitters[chain_id]

@@ -17,6 +17,7 @@ from relayer.core.compliance import to_security
 from relayer.core.config import Config
 from relayer.core.errors import AttestationRefused, Failure, NotYetAttested
 from relayer.core.ports import AttestationLog, Attestors, OperationStore
+from relayer.core.transfer_state import Kind, State
 from relayer.failures import classify
 from relayer.pipeline.moves import Mover
 
@@ -78,8 +79,10 @@ class Upkeep:
         self._next_publication = 0.0
 
     async def run(self) -> None:
-        for (kind, state), count in (await self.store.counts()).items():
-            metrics.OPERATIONS.labels(kind, state).set(count)
+        counts = await self.store.counts()
+        for kind in Kind:
+            for state in State:
+                metrics.OPERATIONS.labels(kind.value, state.value).set(counts.get((kind.value, state.value), 0))
         overdue = await self.store.overdue(self.mover.now() - timedelta(seconds=self.sla_seconds))
         metrics.STALE.set(len(overdue))
         for op in overdue[:SLA_LOGGED]:

@@ -24,6 +24,7 @@ from relayer.core.model import UPDATABLE, Move, Operation, StaleState, UnknownOp
 from relayer.core.ports import Block, Delivery, Gathered
 from relayer.core.records import HolderEntry, Investor
 from relayer.core.transfer_state import ALWAYS_FINAL, Event, Kind, Purpose, State, is_final, next_state
+from relayer.edges.evm.client import ContractReverted
 
 
 class Clock:
@@ -319,6 +320,8 @@ class MemoryContractReads:
 
     async def wrapped_security_id(self, chain_id: int, token: str) -> bytes:
         self.reads += 1
+        if (chain_id, token.lower()) not in self.wrapped:  # no WrappedSecurity there: the view reverts
+            raise ContractReverted("Undecodable", ("securityId", "0x"))
         return self.wrapped[(chain_id, token.lower())]
 
 
@@ -333,7 +336,7 @@ class Sent:
 
 @dataclass
 class MemorySubmitter:
-    """`Submitter` of one chain. ``send`` mines at once (``head + 1``) unless ``pending`` is set; what it sent
+    """`Submitter` of one chain. ``send`` mines at once in a new block unless ``pending`` is set; what it sent
     is ``sent``; ``refuse`` maps an operation id to the custom error its delivery is refused with; ``done``
     holds the ids the chain shows delivered (``done_latest``: only in the latest state)."""
 
@@ -367,7 +370,8 @@ class MemorySubmitter:
             self.flying.update(ids)
             self.receipts_by_hash[tx_hash] = Receipt(tx_hash, mined=False, success=False)
         else:
-            block = self.head_block + 1
+            self.head_block += 1  # mined in a new block
+            block = self.head_block
             self.receipts_by_hash[tx_hash] = Receipt(tx_hash, True, True, block, f"0x{block:064x}")
         return tx_hash
 
@@ -380,7 +384,9 @@ class MemorySubmitter:
     async def settled(self, receipts: Iterable[Receipt], head: int) -> dict[str, bool | None]:
         found: dict[str, bool | None] = {}
         for r in receipts:
-            if r.mined and r.success and r.block_number is not None:
+            if r.mined and r.success and self.confirmations == 0:
+                found[r.tx_hash] = True  # as the chain's submitter: final at once, whatever the block
+            elif r.mined and r.success and r.block_number is not None:
                 if r.block_number in self.reorged_blocks:
                     found[r.tx_hash] = False
                 else:
