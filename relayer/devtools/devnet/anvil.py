@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,10 +43,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def anvil_binary() -> Path | None:
+    """The anvil binary: ``$DARI_ANVIL``, the npm platform package, or None when neither exists."""
+    configured = os.environ.get("DARI_ANVIL")
+    if configured:
+        return Path(configured)
+    bundled = paths.PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+    return bundled if bundled.exists() else None
+
+
 def anvil_argv(spec: ChainSpec, port: int) -> list[str]:
     """The command line of ``spec``'s anvil. Public chains start in automine for deployment; the
     devnet switches them to interval mining afterwards (`set_block_time`)."""
-    binary = paths.anvil_binary()
+    binary = anvil_binary()
     if binary is None or not binary.exists():
         raise DevnetError("anvil not found: run `make install` (npm ci) or set DARI_ANVIL")
     argv = [

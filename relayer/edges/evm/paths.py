@@ -1,4 +1,4 @@
-"""Where the project's non-Python parts live (compiled artifacts, node_modules), overridable by env."""
+"""Where the compiled contracts and their sources live (the artifacts overridable by ``$DARI_ARTIFACTS``)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,3 @@ def artifacts_file() -> Path:
 def contract_sources() -> Path:
     """The Solidity sources the artifacts are compiled from."""
     return PROJECT_ROOT / "contracts"
-
-
-def anvil_binary() -> Path | None:
-    """The anvil binary: ``$DARI_ANVIL``, the npm platform package, or None when neither exists."""
-    configured = os.environ.get("DARI_ANVIL")
-    if configured:
-        return Path(configured)
-    bundled = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
-    return bundled if bundled.exists() else None
