@@ -14,90 +14,45 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from eth_utils.address import to_checksum_address
 from structlog.testing import capture_logs
 
 from attestations.attestation import Attestation
 from attestations.eip712 import Domain
 from attestations.kinds import RefundAuthorization, ReleaseAuthorization, Statement, TransferAuthorization
 from attestations.log import MemoryLogStorage, TransparencyLog
-from attestations.trust import TrustList
 from attestations.verify import verify
-from relayer.core.config import Config, parse_config
 from relayer.core.errors import RpcUnavailable
-from relayer.core.model import Operation, Source
+from relayer.core.model import Operation
 from relayer.core.ports import Gathered
 from relayer.core.statements import statement_for
-from relayer.core.transfer_state import Event, Kind, State, backoff_seconds
-from relayer.devtools.devnet.cast import attestor_key
+from relayer.core.transfer_state import Event, State, backoff_seconds
 from relayer.pipeline import attest as attest_module
 from relayer.pipeline.attest import Attest
 from relayer.pipeline.attested import Attested
 from relayer.pipeline.moves import Mover
 from tests.support.memory import Clock, MemoryAttestors, MemoryOperationStore
+from tests.support.pipeline import (
+    APPROVE,
+    CONFIG,
+    ESCROW,
+    GATEWAY,
+    KEYS,
+    PUBLIC,
+    RECIPIENT,
+    REGISTRY,
+    REJECT,
+    SECURITY,
+    SENDER,
+    THRESHOLD_KEYS,
+    TOKEN,
+    TRUST,
+    bridge_back,
+    bridge_out,
+    registration,
+    walk,
+)  # fmt: skip
 
-REGISTRY, PUBLIC = 820001, 31337
-ESCROW = to_checksum_address("0x" + "e5" * 20)
-GATEWAY = to_checksum_address("0x" + "9a" * 20)
-HOLDER_REGISTRY = to_checksum_address("0x" + "40" * 20)
-TOKEN = to_checksum_address("0x" + "70" * 20)
-SENDER = to_checksum_address("0x" + "5e" * 20)
-RECIPIENT = to_checksum_address("0x" + "4c" * 20)
-SECURITY = "0x" + "5c" * 32
-
-CONFIG: Config = parse_config({
-    "registry": {
-        "name": "registry", "chain_id": REGISTRY, "rpc_url": "http://127.0.0.1:1", "confirmations": 0,
-        "contracts": {"escrow": ESCROW},
-    },
-    "public": [{
-        "name": "ethereum", "chain_id": PUBLIC, "rpc_url": "http://127.0.0.1:2", "confirmations": 2,
-        "contracts": {"gateway": GATEWAY, "holderRegistry": HOLDER_REGISTRY},
-    }],
-})  # fmt: skip
-KEYS = [attestor_key(i) for i in ("att-1", "att-2", "att-3")]
-TRUST = TrustList.parse({"epoch": 1, "threshold": 2, "attestors": [k.public() for k in KEYS]})
-SIGNERS = sorted(k.id for k in sorted(KEYS, key=lambda k: int(k.public()["address"], 16))[:2])
-
-
-def bridge_out(n: int, *, dest: int = PUBLIC) -> Operation:
-    """Bridge-out number ``n`` (its position on the registry orders it)."""
-    return Operation(
-        id=f"out-{n}", kind=Kind.BRIDGE_OUT, state=State.OBSERVED,
-        source=Source(REGISTRY, f"0x{n:064x}", 1000 + n, f"0x{1000 + n:064x}", 0), dest_chain_id=dest,
-        source_nonce=n, security_id=SECURITY, token=TOKEN, sender=SENDER, recipient=RECIPIENT, amount=100 * n,
-    )  # fmt: skip
-
-
-def bridge_back(n: int) -> Operation:
-    return Operation(
-        id=f"back-{n}", kind=Kind.BRIDGE_BACK, state=State.OBSERVED,
-        source=Source(PUBLIC, f"0x{n + 500:064x}", 1000 + n, f"0x{2000 + n:064x}", 1), dest_chain_id=REGISTRY,
-        source_nonce=n, security_id=SECURITY, token=TOKEN, sender=RECIPIENT, recipient=SENDER, amount=7 * n,
-    )  # fmt: skip
-
-
-def registration(n: int) -> Operation:
-    return Operation(
-        id=f"reg-{n}", kind=Kind.HOLDER_REGISTER, state=State.OBSERVED,
-        source=Source(REGISTRY, f"0x{n + 900:064x}", 1000 + n, f"0x{3000 + n:064x}", 2), dest_chain_id=PUBLIC,
-        recipient=RECIPIENT,
-    )  # fmt: skip
-
-
-async def walk(store: MemoryOperationStore, op: Operation, *steps: tuple[Event, dict[str, Any]]) -> Operation:
-    """``op`` observed, then taken along ``steps`` (event, fields set) of the state machine."""
-    assert await store.observe_many([op]) == [True]
-    for event, fields in steps:
-        await store.transition(op.id, event, **fields)
-    return await store.get(op.id)
-
-
-APPROVE: tuple[tuple[Event, dict[str, Any]], ...] = ((Event.FINALIZED, {}), (Event.APPROVED, {}))
-REJECT: tuple[tuple[Event, dict[str, Any]], ...] = (
-    (Event.FINALIZED, {}),
-    (Event.REJECTED, {"reason": "sanctions-hit", "reason_code": 3}),
-)
+SIGNERS = sorted(k.id for k in THRESHOLD_KEYS)
 
 
 @dataclass

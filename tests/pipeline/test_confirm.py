@@ -10,52 +10,18 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from eth_utils.address import to_checksum_address
 
 from attestations.attestation import Attestation
-from relayer.core.config import Config, RelayerConfig, SecretRef, parse_config
 from relayer.core.disposition import Receipt
-from relayer.core.model import Operation, Source
-from relayer.core.statements import statement_for
-from relayer.core.transfer_state import Event, Kind, Purpose, State, backoff_seconds, purpose
-from relayer.devtools.devnet.cast import attestor_key
+from relayer.core.model import Operation
+from relayer.core.transfer_state import Event, Purpose, State, backoff_seconds, purpose
 from relayer.pipeline.attested import Attested
 from relayer.pipeline.confirm import Confirm
 from relayer.pipeline.moves import Mover
 from tests.support.memory import Clock, MemoryOperationStore, MemorySubmitter
+from tests.support.pipeline import PUBLIC, REGISTRY, attested, bridge_out, settings
 
-REGISTRY, PUBLIC = 820001, 31337
-ESCROW = to_checksum_address("0x" + "e5" * 20)
-GATEWAY = to_checksum_address("0x" + "9a" * 20)
-HOLDER_REGISTRY = to_checksum_address("0x" + "40" * 20)
-TOKEN = to_checksum_address("0x" + "70" * 20)
-SENDER = to_checksum_address("0x" + "5e" * 20)
-RECIPIENT = to_checksum_address("0x" + "4c" * 20)
-SECURITY = "0x" + "5c" * 32
-HEAD = 100  # the chains' head before any send; a send mines at HEAD + 1
-
-CONFIG: Config = parse_config({
-    "registry": {
-        "name": "registry", "chain_id": REGISTRY, "rpc_url": "http://127.0.0.1:1", "confirmations": 0,
-        "contracts": {"escrow": ESCROW},
-    },
-    "public": [{
-        "name": "ethereum", "chain_id": PUBLIC, "rpc_url": "http://127.0.0.1:2", "confirmations": 2,
-        "contracts": {"gateway": GATEWAY, "holderRegistry": HOLDER_REGISTRY},
-    }],
-})  # fmt: skip
-THRESHOLD_KEYS = sorted(
-    (attestor_key(i) for i in ("att-1", "att-2", "att-3")), key=lambda k: int(k.public()["address"], 16)
-)[:2]
-
-
-def bridge_out(n: int) -> Operation:
-    """Bridge-out number ``n`` to the public chain (its position on the registry orders it)."""
-    return Operation(
-        id=f"out-{n}", kind=Kind.BRIDGE_OUT, state=State.OBSERVED,
-        source=Source(REGISTRY, f"0x{n:064x}", 1000 + n, f"0x{1000 + n:064x}", 0), dest_chain_id=PUBLIC,
-        source_nonce=n, security_id=SECURITY, token=TOKEN, sender=SENDER, recipient=RECIPIENT, amount=100 * n,
-    )  # fmt: skip
+HEAD = 100  # the chains' head before any send; a send mines in the next block
 
 
 class Stage:
@@ -70,29 +36,12 @@ class Stage:
             REGISTRY: MemorySubmitter(REGISTRY, confirmations=0, head_block=HEAD),
             PUBLIC: MemorySubmitter(PUBLIC, confirmations=confirmations, head_block=HEAD),
         }
-        settings = RelayerConfig(signer=SecretRef(key_env="DARI_TEST_UNUSED_KEY"))
-        self.stage = Confirm(self.store, self.chains, self.mover, self.attested, settings, registry_chain_id=REGISTRY)
+        self.stage = Confirm(self.store, self.chains, self.mover, self.attested, settings(), registry_chain_id=REGISTRY)
 
     async def submitted(self, *ops: Operation, refund: bool = False) -> str:
         """``ops`` walked to attested (refund-attested) with real, stored attestations, sent together on their
         delivering chain (the registry for refunds) and moved to submitted with the transaction; its hash."""
-        pairs = []
-        for op in ops:
-            assert await self.store.observe_many([op]) == [True]
-            await self.store.transition(op.id, Event.FINALIZED)
-            if refund:
-                await self.store.transition(op.id, Event.REJECTED, reason="compliance-deny", reason_code=2)
-            else:
-                await self.store.transition(op.id, Event.APPROVED)
-            statement, domain = statement_for(await self.store.get(op.id), CONFIG)
-            unsigned = Attestation(statement, domain)
-            attestation = unsigned.with_signatures([k.sign(unsigned.digest) for k in THRESHOLD_KEYS])
-            await self.store.save_attestation(attestation, op.id)
-            digest = "0x" + attestation.digest.hex()
-            current = await self.store.transition(
-                op.id, Event.ATTESTED, attestation=digest, next_attempt_at=self.clock.utc()
-            )
-            pairs.append((current, attestation))
+        pairs = [await attested(self.store, self.clock, op, refund=refund) for op in ops]
         chain = self.chains[REGISTRY if refund else PUBLIC]
         tx_hash = await chain.send(pairs, purpose(pairs[0][0].kind, pairs[0][0].state))
         for op, _ in pairs:

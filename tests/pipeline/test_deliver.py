@@ -11,69 +11,29 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from eth_utils.address import to_checksum_address
-
 from attestations.attestation import Attestation
-from attestations.trust import TrustList
 from attestations.verify import verify
-from relayer.core.config import Config, RelayerConfig, SecretRef, parse_config
-from relayer.core.model import Operation, Source
+from relayer.core.model import Operation
 from relayer.core.ports import Delivery
 from relayer.core.statements import statement_for
-from relayer.core.transfer_state import Event, Kind, Purpose, State, backoff_seconds
-from relayer.devtools.devnet.cast import attestor_key
+from relayer.core.transfer_state import Event, Purpose, State, backoff_seconds
 from relayer.pipeline.attested import Attested
 from relayer.pipeline.deliver import Deliver
 from relayer.pipeline.moves import Mover
 from tests.support.memory import Clock, MemoryOperationStore, MemorySubmitter, Sent
-
-REGISTRY, PUBLIC, OTHER = 820001, 31337, 31338
-ESCROW = to_checksum_address("0x" + "e5" * 20)
-GATEWAY = to_checksum_address("0x" + "9a" * 20)
-OTHER_GATEWAY = to_checksum_address("0x" + "9b" * 20)
-HOLDER_REGISTRY = to_checksum_address("0x" + "40" * 20)
-TOKEN = to_checksum_address("0x" + "70" * 20)
-SENDER = to_checksum_address("0x" + "5e" * 20)
-RECIPIENT = to_checksum_address("0x" + "4c" * 20)
-SECURITY = "0x" + "5c" * 32
-
-CONFIG: Config = parse_config({
-    "registry": {
-        "name": "registry", "chain_id": REGISTRY, "rpc_url": "http://127.0.0.1:1", "confirmations": 0,
-        "contracts": {"escrow": ESCROW},
-    },
-    "public": [
-        {"name": "ethereum", "chain_id": PUBLIC, "rpc_url": "http://127.0.0.1:2", "confirmations": 2,
-         "contracts": {"gateway": GATEWAY, "holderRegistry": HOLDER_REGISTRY}},
-        {"name": "other", "chain_id": OTHER, "rpc_url": "http://127.0.0.1:3", "confirmations": 0,
-         "contracts": {"gateway": OTHER_GATEWAY, "holderRegistry": HOLDER_REGISTRY}},
-    ],
-})  # fmt: skip
-KEYS = [attestor_key(i) for i in ("att-1", "att-2", "att-3")]
-THRESHOLD_KEYS = sorted(KEYS, key=lambda k: int(k.public()["address"], 16))[:2]
-TRUST = TrustList.parse({"epoch": 1, "threshold": 2, "attestors": [k.public() for k in KEYS]})
-
-
-def settings(**overrides: Any) -> RelayerConfig:
-    """Delivery settings (the signer is never read here)."""
-    return RelayerConfig(signer=SecretRef(key_env="DARI_TEST_UNUSED_KEY"), **overrides)
-
-
-def bridge_out(n: int, *, dest: int = PUBLIC) -> Operation:
-    """Bridge-out number ``n`` (its position on the registry orders it)."""
-    return Operation(
-        id=f"out-{n}", kind=Kind.BRIDGE_OUT, state=State.OBSERVED,
-        source=Source(REGISTRY, f"0x{n:064x}", 1000 + n, f"0x{1000 + n:064x}", 0), dest_chain_id=dest,
-        source_nonce=n, security_id=SECURITY, token=TOKEN, sender=SENDER, recipient=RECIPIENT, amount=100 * n,
-    )  # fmt: skip
-
-
-def bridge_back(n: int) -> Operation:
-    return Operation(
-        id=f"back-{n}", kind=Kind.BRIDGE_BACK, state=State.OBSERVED,
-        source=Source(PUBLIC, f"0x{n + 500:064x}", 1000 + n, f"0x{2000 + n:064x}", 1), dest_chain_id=REGISTRY,
-        source_nonce=n, security_id=SECURITY, token=TOKEN, sender=RECIPIENT, recipient=SENDER, amount=7 * n,
-    )  # fmt: skip
+from tests.support.pipeline import (
+    CONFIG,
+    ESCROW,
+    GATEWAY,
+    OTHER,
+    PUBLIC,
+    REGISTRY,
+    TRUST,
+    attested,
+    bridge_back,
+    bridge_out,
+    settings,
+)
 
 
 def tx(n: int) -> str:
@@ -108,20 +68,8 @@ class Stage:
     async def attested_op(self, op: Operation, *, refund: bool = False, attempts: int = 0) -> Operation:
         """``op`` walked to attested (a refund: refund-attested), its attestation signed by the threshold of
         real attestor keys and stored."""
-        assert await self.store.observe_many([op]) == [True]
-        await self.store.transition(op.id, Event.FINALIZED)
-        if refund:
-            await self.store.transition(op.id, Event.REJECTED, reason="compliance-deny", reason_code=2)
-        else:
-            await self.store.transition(op.id, Event.APPROVED)
-        statement, domain = statement_for(await self.store.get(op.id), CONFIG)
-        unsigned = Attestation(statement, domain)
-        attestation = unsigned.with_signatures([k.sign(unsigned.digest) for k in THRESHOLD_KEYS])
-        await self.store.save_attestation(attestation, op.id)
-        digest = "0x" + attestation.digest.hex()
-        return await self.store.transition(
-            op.id, Event.ATTESTED, attestation=digest, attempts=attempts, next_attempt_at=self.clock.utc()
-        )
+        moved, _ = await attested(self.store, self.clock, op, refund=refund, attempts=attempts)
+        return moved
 
     async def op(self, operation_id: str) -> Operation:
         return await self.store.get(operation_id)
