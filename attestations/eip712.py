@@ -97,6 +97,27 @@ TYPES: dict[str, tuple[Field, ...]] = {
         ("observedAt", "uint64"),
         ("detailsHash", "bytes32"),
     ),
+    "KycClaim": (
+        ("holderId", "bytes32"),
+        ("sequence", "uint64"),
+        ("residency", "string"),
+        ("holderKind", "string"),
+        ("usPerson", "bool"),
+        ("sanctions", "string"),
+        ("evidence", "string"),
+        ("issuedAt", "uint64"),
+        ("expiresAt", "uint64"),
+    ),
+    "OperatorDecision": (
+        ("sourceChainId", "uint256"),
+        ("sourceTxHash", "bytes32"),
+        ("sourceLogIndex", "uint64"),
+        ("approve", "bool"),
+        ("lockedUntil", "uint64"),
+        ("reason", "string"),
+        ("officer", "string"),
+        ("decidedAt", "uint64"),
+    ),
     "WalletLink": (
         ("investor", "address"),
         ("chainId", "uint256"),
@@ -197,7 +218,10 @@ def encode_value(solidity_type: str, value: Any, field: str) -> bytes:
     if solidity_type == "string":
         if not isinstance(value, str):
             raise MalformedError(f"{field}: expected a string")
-        return keccak(value.encode())
+        try:
+            return keccak(value.encode())
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 form
+            raise MalformedError(f"{field}: not encodable as UTF-8") from None
     if solidity_type == "bytes":
         return keccak(_as_bytes(value, field, None))
     if solidity_type.startswith("bytes"):

@@ -9,6 +9,7 @@ any integer, as ``eth_signTypedData_v4`` does.
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -221,6 +222,43 @@ class ReconciliationReport(Statement):
     details_hash: bytes
 
 
+@dataclass(frozen=True)
+class KycClaim(Statement):
+    """A claim issuer's (KYC provider's) statement of holder ``holder_id``'s attributes, the issuer's
+    ``sequence``-th for this holder (the registry anchors the current one), valid from ``issued_at`` until
+    ``expires_at``; ``evidence`` is canonical JSON of the evidence attributes. Signed by the issuer."""
+
+    KIND: ClassVar[str] = "KycClaim"
+    VALID_FROM: ClassVar[str | None] = "issued_at"
+    VALID_UNTIL: ClassVar[str | None] = "expires_at"
+    holder_id: bytes
+    sequence: int
+    residency: str
+    holder_kind: str
+    us_person: bool
+    sanctions: str
+    evidence: str
+    issued_at: int
+    expires_at: int
+
+
+@dataclass(frozen=True)
+class OperatorDecision(Statement):
+    """A compliance officer's decision on the held item that source event (``source_chain_id``,
+    ``source_tx_hash``, ``source_log_index``) started: approve (keeping lock-up ``locked_until``, 0 for
+    none) or reject, in the officer's words. Signed by the officer."""
+
+    KIND: ClassVar[str] = "OperatorDecision"
+    source_chain_id: int
+    source_tx_hash: bytes
+    source_log_index: int
+    approve: bool
+    locked_until: int
+    reason: str
+    officer: str
+    decided_at: int
+
+
 KINDS: dict[str, type[Statement]] = {
     k.KIND: k
     for k in (
@@ -231,11 +269,16 @@ KINDS: dict[str, type[Statement]] = {
         HolderRevocation,
         RecognitionRecord,
         ReconciliationReport,
+        KycClaim,
+        OperatorDecision,
     )
 }
 
 _RECOGNITION_STATUSES = {"recognized", "conditional", "not-recognized"}
 _JURISDICTION = re.compile(r"^[A-Z]{2}$")
+# Bounds the nesting json.loads recurses into: web3 (py_ecc) lifts the recursion limit to 100000, at
+# which a deep enough document overflows the C stack instead of raising RecursionError.
+MAX_EVIDENCE_CHARS = 16 * 1024
 
 
 def check_recognition(record: RecognitionRecord) -> None:
@@ -246,3 +289,35 @@ def check_recognition(record: RecognitionRecord) -> None:
         raise MalformedError(f"RecognitionRecord.status: {record.status!r} not in {sorted(_RECOGNITION_STATUSES)}")
     if record.valid_until <= record.valid_from:
         raise MalformedError("RecognitionRecord: validUntil must follow validFrom")
+
+
+def _canonical_json(document: Any) -> str:
+    """Sorted keys, no spaces, non-ASCII as is (UTF-8 once encoded): the form of ``evidence``."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def check_kyc_claim(claim: KycClaim) -> None:
+    """Field rules beyond types: ISO alpha-2 residency, a sane window, evidence as canonical JSON of an object."""
+    if not _JURISDICTION.fullmatch(claim.residency):
+        raise MalformedError(f"KycClaim.residency: {claim.residency!r} is not ISO 3166-1 alpha-2")
+    if claim.expires_at <= claim.issued_at:
+        raise MalformedError("KycClaim: expiresAt must follow issuedAt")
+    if len(claim.evidence) > MAX_EVIDENCE_CHARS:
+        raise MalformedError(f"KycClaim.evidence: longer than {MAX_EVIDENCE_CHARS} characters")
+    try:
+        evidence = json.loads(claim.evidence)
+        canonical = _canonical_json(evidence)
+    except (ValueError, RecursionError):
+        raise MalformedError("KycClaim.evidence: not JSON") from None
+    if not isinstance(evidence, dict):
+        raise MalformedError("KycClaim.evidence: not a JSON object")
+    if canonical != claim.evidence:
+        raise MalformedError("KycClaim.evidence: not canonical JSON (sorted keys, no spaces, UTF-8)")
+
+
+def check_operator_decision(decision: OperatorDecision) -> None:
+    """Field rules beyond types: the deciding officer and the reason are given."""
+    if not decision.officer.strip():
+        raise MalformedError("OperatorDecision.officer: empty")
+    if not decision.reason.strip():
+        raise MalformedError("OperatorDecision.reason: empty")

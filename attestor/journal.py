@@ -1,8 +1,10 @@
 """The attestor's signing journal: every statement it signed (kind, source chain, nonce, digest, time), in a
 small SQLite file that survives restarts. It is the single source of the transfer-vs-refund exclusion
 (INV-003): once an attestor signed a TransferAuthorization for a bridge-out it never signs its refund, and
-the reverse. The check and the write happen in one ``BEGIN IMMEDIATE`` transaction, so two concurrent
-requests (or two processes sharing the file) cannot both pass it.
+the reverse; and of one authorization per source event: a second, different statement of the same kind for
+the same event (another lock-up, another destination or gateway deployment) is refused too. The check and
+the write happen in one ``BEGIN IMMEDIATE`` transaction, so two concurrent requests (or two processes
+sharing the file) cannot both pass it.
 
 Chain ids and nonces are stored as decimal text: both may exceed SQLite's signed 64-bit integers.
 """
@@ -71,9 +73,9 @@ class Journal:
         self._db.close()
 
     def record(self, entry: JournalEntry, *, excludes: str | None = None) -> None:
-        """Records ``entry``; when ``excludes`` names a kind, raises `Refused` (``journal-conflict``) instead
-        if a statement of that kind was already signed for the same source chain and nonce. Re-recording
-        the same digest is a no-op (the relayer may ask again)."""
+        """Records ``entry``; raises `Refused` (``journal-conflict``) instead if, for the same source chain and
+        nonce, a statement of the kind ``excludes`` names, or another statement of ``entry``'s own kind, was
+        already signed. Re-recording the same digest is a no-op (the relayer may ask again)."""
         [conflict] = self.record_many([(entry, excludes)])
         if conflict is not None:
             raise conflict
@@ -97,14 +99,16 @@ class Journal:
 
     def _record(self, entry: JournalEntry, excludes: str | None) -> Refused | None:
         chain, nonce = str(entry.source_chain_id), None if entry.nonce is None else str(entry.nonce)
-        if excludes is not None and nonce is not None:
+        if nonce is not None:
+            digest = "0x" + entry.digest.hex()
             row = self._db.execute(
-                "SELECT digest FROM signed WHERE source_chain_id = ? AND nonce = ? AND kind = ? LIMIT 1",
-                (chain, nonce, excludes),
+                "SELECT kind, digest FROM signed WHERE source_chain_id = ? AND nonce = ?"
+                " AND (kind = ? OR (kind = ? AND digest != ?)) LIMIT 1",
+                (chain, nonce, excludes or "", entry.kind, digest),
             ).fetchone()
             if row is not None:
                 return Refused(
-                    "journal-conflict", f"a {excludes} ({row[0]}) was already signed for nonce {nonce} of chain {chain}"
+                    "journal-conflict", f"a {row[0]} ({row[1]}) was already signed for nonce {nonce} of chain {chain}"
                 )
         self._db.execute(
             "INSERT OR IGNORE INTO signed (digest, kind, source_chain_id, nonce, signed_at) VALUES (?, ?, ?, ?, ?)",

@@ -34,6 +34,12 @@ class AttestorReads:
         except (RpcUnavailable, UnknownChain) as exc:
             raise _translated(exc) from None
 
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        try:
+            return await self.reads.block_time(chain_id, number)
+        except (RpcUnavailable, UnknownChain) as exc:
+            raise _translated(exc) from None
+
     async def logs(
         self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:

@@ -71,11 +71,14 @@ def decide_destination(op: Operation, public_chain_ids: Collection[int]) -> Outc
 
 @dataclass(frozen=True)
 class TransferFacts:
-    """What the chain and the KYC source say about a bridge-out's recipient."""
+    """What the chain and the KYC source say about a bridge-out and its recipient, at the decision time
+    ``now`` (the bridge-out's block time: every decider reaches the same decision)."""
 
     now: int
     security: Security | None
     destination_known: bool
+    recipient: str | None
+    amount: int | None
     recipient_eligible: bool  # HolderRegistry.isEligible(recipient, securityId) on the destination
     holder_id: str | None  # the recipient's HolderRegistry entry
     kyc: KycRecord | None
@@ -83,23 +86,22 @@ class TransferFacts:
     holders_total: int = 0
 
 
-def decide_bridge_out(
-    op: Operation, facts: TransferFacts, adapters: Adapters, sanctions: SanctionsList | None
-) -> Outcome:
+def decide_bridge_out(facts: TransferFacts, adapters: Adapters, sanctions: SanctionsList | None) -> Outcome:
+    """Whether a bridge-out is minted (with its lock-up), refunded (with a reason code) or held."""
     if facts.security is None:
         return Outcome(Event.REJECTED, "security-unlisted")
     if not facts.destination_known:
         return Outcome(Event.REJECTED, "destination-unsupported")
-    if not facts.recipient_eligible or facts.holder_id is None or op.recipient is None or op.amount is None:
+    if not facts.recipient_eligible or facts.holder_id is None or facts.recipient is None or facts.amount is None:
         return Outcome(Event.REJECTED, "recipient-not-verified")
     if facts.kyc is None:
         return Outcome(Event.ESCALATED, "kyc-missing")
     request = Request(
         facts.security,
-        facts.kyc.holder(facts.holder_id, op.recipient),
+        facts.kyc.holder(facts.holder_id, facts.recipient),
         Context(
             now=facts.now,
-            amount=op.amount,
+            amount=facts.amount,
             holders_in_jurisdiction=facts.holders_in_jurisdiction,
             holders_total=facts.holders_total,
         ),

@@ -34,6 +34,10 @@ class MemoReads:
         found = await self._once(("block", chain_id, number), lambda: self.reads.block_hash(chain_id, number))
         return None if found is None else str(found)
 
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        found = await self._once(("time", chain_id, number), lambda: self.reads.block_time(chain_id, number))
+        return None if found is None else int(found)
+
     async def logs(
         self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:

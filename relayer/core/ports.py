@@ -129,6 +129,10 @@ class ChainReads(Protocol):
         """The canonical block hash at ``number`` (0x-hex, lower case), None when there is none."""
         ...
 
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        """The timestamp of the canonical block at ``number`` (Unix seconds), None when there is none."""
+        ...
+
     async def logs(
         self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:
@@ -149,6 +153,11 @@ class ContractReads(Protocol):
 
     def fresh(self) -> ContractReads:
         """Reads as of one pass: each distinct read made once, shared by every decision of the pass."""
+        ...
+
+    async def block_time(self, chain_id: int, number: int) -> int:
+        """The timestamp of block ``number`` of ``chain_id``: the time a decision about an event there is made at
+        (every decider reaches the same decision, whatever its clock)."""
         ...
 
     async def linked_wallet(self, investor: str, chain_id: int) -> str:

@@ -94,11 +94,10 @@ class Decide:
         await self.mover.retry(retries)
 
     async def decide(self, op: Operation, views: ContractReads) -> Outcome:
-        """The outcome for ``op``, from the facts ``views`` give."""
-        now = int(self.mover.clock())
+        """The outcome for ``op``, from the facts ``views`` give, at the time of its source event's block (so the
+        attestors, deciding again, reach the same outcome whatever their clocks)."""
         if op.kind == Kind.BRIDGE_OUT:
-            return decide_bridge_out(op, await self._transfer_facts(op, now, views), self.rules.adapters,
-                                     self.rules.sanctions)  # fmt: skip
+            return decide_bridge_out(await self._transfer_facts(op, views), self.rules.adapters, self.rules.sanctions)
         if op.kind == Kind.BRIDGE_BACK:
             security_id, verified = await asyncio.gather(
                 views.wrapped_security_id(op.source.chain_id, str(op.token)),
@@ -108,25 +107,31 @@ class Decide:
         unsupported = decide_destination(op, self.public_chain_ids)
         if unsupported is not None:
             return unsupported
+        now = await views.block_time(op.source.chain_id, op.source.block_number)
         if op.kind == Kind.HOLDER_REGISTER:
-            facts = await self._registration_facts(op, now, views)
-            return decide_registration(facts, self.rules.adapters, self.rules.sanctions, self._securities)
+            registration = await self._registration_facts(op, now, views)
+            return decide_registration(registration, self.rules.adapters, self.rules.sanctions, self._securities)
         holder = await views.holder(op.dest_chain_id, str(op.recipient))
         return decide_revocation(op, RevocationFacts(now, holder))
 
-    async def _transfer_facts(self, op: Operation, now: int, views: ContractReads) -> TransferFacts:
+    async def _transfer_facts(self, op: Operation, views: ContractReads) -> TransferFacts:
+        """The bridge-out's facts; a security that is not listed or a destination that is not a public chain
+        needs none from the chains (the decision is a rejection)."""
         entry = next((s for s in self.rules.securities if s.id.lower() == (op.security_id or "").lower()), None)
         known = op.dest_chain_id in self.public_chain_ids
-        eligible, holder_id = False, None
+        now, eligible, holder_id = 0, False, None
         if known and entry is not None:
             recipient, chain = str(op.recipient).lower(), op.dest_chain_id
-            allowed, holder = await asyncio.gather(
-                views.eligible(chain, recipient, bytes.fromhex(entry.id[2:])), views.holder(chain, recipient)
+            now, allowed, holder = await asyncio.gather(
+                views.block_time(op.source.chain_id, op.source.block_number),
+                views.eligible(chain, recipient, bytes.fromhex(entry.id[2:])),
+                views.holder(chain, recipient),
             )
             eligible, holder_id = allowed, "0x" + holder.holder_id.hex()
         return TransferFacts(
-            now=now, security=to_security(entry) if entry else None, destination_known=known,
-            recipient_eligible=eligible, holder_id=holder_id, kyc=self.rules.kyc.get(holder_id) if holder_id else None,
+            now=now, security=to_security(entry) if entry else None, destination_known=known, recipient=op.recipient,
+            amount=op.amount, recipient_eligible=eligible, holder_id=holder_id,
+            kyc=self.rules.kyc.get(holder_id) if holder_id else None,
         )  # fmt: skip
 
     async def _registration_facts(self, op: Operation, now: int, views: ContractReads) -> RegistrationFacts:

@@ -186,16 +186,26 @@ def test_signature_set_errors() -> None:
         verify(parsed.with_signatures([swapped, second]), trust)
 
 
-@pytest.mark.parametrize("kind", ["HolderEligibility", "RecognitionRecord"])
+WINDOWED = [kind for kind in KINDS_UNDER_TEST if KINDS[kind].VALID_FROM is not None]
+
+
+def test_windowed_kinds() -> None:
+    assert WINDOWED == ["HolderEligibility", "KycClaim", "RecognitionRecord"]
+
+
+@pytest.mark.parametrize("kind", WINDOWED)
 def test_validity_window(kind: str) -> None:
     vector = load(kind)
     trust = TrustList.parse(vector["trust"])
-    message = vector["attestation"]["typedData"]["message"]
-    verify(vector["attestation"], trust, now=message["validFrom"])
+    window = STATEMENTS[kind][1].window()
+    assert window is not None
+    valid_from, valid_until = window
+    verify(vector["attestation"], trust, now=valid_from)
+    verify(vector["attestation"], trust, now=valid_until - 1)
     with pytest.raises(ExpiredError):
-        verify(vector["attestation"], trust, now=message["validUntil"])
+        verify(vector["attestation"], trust, now=valid_until)
     with pytest.raises(ExpiredError):
-        verify(vector["attestation"], trust, now=message["validFrom"] - 1)
+        verify(vector["attestation"], trust, now=valid_from - 1)
 
 
 def test_wrong_kind_requested() -> None:

@@ -666,6 +666,30 @@ def test_journal_excludes_the_other_kind_and_survives_reopening(tmp_path: Path) 
     reopened.close()
 
 
+def test_one_authorization_per_source_event(tmp_path: Path) -> None:
+    """Attack: several different authorizations for one bridge-out (another lock-up, another destination,
+    another gateway deployment) all got signed. The journal keys an authorization by its source event: once
+    one is signed, a different one of the same kind for the same event is refused; the same one again is
+    fine; statements about no event (holder statements) are not affected."""
+    journal = Journal(tmp_path / "journal.db")
+    first = JournalEntry("TransferAuthorization", 820001, 7, b"\x01" * 32, 100)
+    journal.record(first, excludes="RefundAuthorization")
+    journal.record(first, excludes="RefundAuthorization")
+    for other in (b"\x02" * 32, b"\x03" * 32):  # e.g. lockedUntil 0 instead of the rules' lock-up, or 2**64-1
+        with pytest.raises(Refused) as refused:
+            journal.record(JournalEntry("TransferAuthorization", 820001, 7, other, 101), excludes="RefundAuthorization")
+        assert refused.value.code == "journal-conflict"
+    journal.record(JournalEntry("TransferAuthorization", 820001, 8, b"\x02" * 32, 102), excludes="RefundAuthorization")
+    release = JournalEntry("ReleaseAuthorization", 31337, 7, b"\x04" * 32, 103)
+    journal.record(release)
+    with pytest.raises(Refused):
+        journal.record(JournalEntry("ReleaseAuthorization", 31337, 7, b"\x05" * 32, 104))
+    for n in range(3):  # many eligibility statements for one wallet over time
+        journal.record(JournalEntry("HolderEligibility", 31337, None, bytes([n]) * 32, 105 + n))
+    assert [e.digest for e in journal.entries(820001)] == [b"\x01" * 32, b"\x02" * 32]
+    journal.close()
+
+
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
@@ -700,6 +724,9 @@ class FakeChain:
 
     async def block_hash(self, chain_id: int, number: int) -> str | None:
         return self._hashes.get(number)
+
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        return 1_700_000_000 + number if number in self._hashes else None
 
     async def logs(self, chain_id: int, address: str, topics: Any, to_block: int) -> list[Mapping[str, Any]]:
         return [log for log in self._logs if log["topics"][: len(topics)] == list(topics)]

@@ -72,6 +72,9 @@ class FakeChains:
     async def block_hash(self, chain_id: int, number: int) -> str | None:
         return f"0x{number:064x}" if number <= self.heads[chain_id] else None
 
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        return 1_700_000_000 + number if number <= self.heads[chain_id] else None
+
     async def logs(
         self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int
     ) -> list[Mapping[str, Any]]:

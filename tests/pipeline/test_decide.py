@@ -221,6 +221,22 @@ async def test_bridge_out_held_for_an_operator_keeps_the_lockup_an_approval_must
     assert done.locked_until == NOW + 365 * DAY  # US Rule 144, non-reporting issuer
 
 
+async def test_the_decision_time_is_the_bridge_outs_block_time_never_the_deciders_clock() -> None:
+    """Deterministic decisions: independent deciders (the relayer, each attestor) reach the same lock-up
+    whatever their clocks say, because the time decided at is the source event's block timestamp."""
+    lockups = []
+    for skew in (-3600, 0, 7 * DAY):
+        h = Harness()
+        h.clock.now = NOW + skew
+        alice = member("Alice")
+        h.whitelist(alice)
+        op = await h.bridge_out(alice)
+        h.reads.block_times[(REGISTRY, op.source.block_number)] = NOW - 600
+        await h.run()
+        lockups.append((await h.get(op)).locked_until)
+    assert lockups == [NOW - 600 + 365 * DAY] * 3
+
+
 async def test_bridge_out_to_an_ineligible_recipient_is_rejected_for_a_refund() -> None:
     h = Harness()
     bob = member("Bob")

@@ -289,10 +289,16 @@ class MemoryContractReads:
     eligibility: set[tuple[int, str, bytes]] = field(default_factory=set)  # (chain, wallet, security id)
     wrapped: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (chain, token) -> security id
     verified: set[str] = field(default_factory=set)  # registry accounts
+    block_times: dict[tuple[int, int], int] = field(default_factory=dict)  # (chain, block) -> its timestamp
+    default_block_time: int = 1_800_000_000  # of every other block (the memory Clock's default time)
     reads: int = 0
 
     def fresh(self) -> MemoryContractReads:
         return self
+
+    async def block_time(self, chain_id: int, number: int) -> int:
+        self.reads += 1
+        return self.block_times.get((chain_id, number), self.default_block_time)
 
     async def linked_wallet(self, investor: str, chain_id: int) -> str:
         self.reads += 1

@@ -17,6 +17,8 @@ from attestations.keys import Ed25519Signer, Secp256k1Signer
 from attestations.kinds import (
     HolderEligibility,
     HolderRevocation,
+    KycClaim,
+    OperatorDecision,
     RecognitionRecord,
     ReconciliationReport,
     RefundAuthorization,
@@ -33,6 +35,7 @@ SECURITY_ID = bytes.fromhex("5c0f1b8c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d
 REGISTRY = Domain(820001, "0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9")
 GATEWAY = Domain(31337, "0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0")
 HOLDERS = Domain(31337, "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512")
+INVESTORS = Domain(820001, "0x5FbDB2315678afecb367f032d93F642f64180aa3")  # the registry's InvestorRegistry
 
 
 def _seed(label: str) -> bytes:
@@ -45,6 +48,18 @@ def vector_keys() -> list[AttestorKey]:
         AttestorKey(f"att-{i}", Ed25519Signer(_seed(f"ed25519/att-{i}")), Secp256k1Signer(_seed(f"secp256k1/att-{i}")))
         for i in (1, 2, 3)
     ]
+
+
+def signer_key(signer_id: str) -> AttestorKey:
+    """A TEST-ONLY key of a signer other than the attestors (a claim issuer, a compliance officer)."""
+    return AttestorKey(
+        signer_id, Ed25519Signer(_seed(f"ed25519/{signer_id}")), Secp256k1Signer(_seed(f"secp256k1/{signer_id}"))
+    )
+
+
+def signer_trust(key: AttestorKey) -> TrustList:
+    """The trust list of that one signer (threshold 1)."""
+    return TrustList.parse({"epoch": 1, "threshold": 1, "attestors": [key.public()]})
 
 
 def vector_trust() -> TrustList:
@@ -113,16 +128,47 @@ STATEMENTS: dict[str, tuple[str, Statement, Domain]] = {
         ),
         REGISTRY,
     ),
+    "KycClaim": (
+        "A claim issuer states a Korean natural person's KYC attributes (its third claim for this holder).",
+        KycClaim(
+            hashlib.sha256(b"holder/minjun").digest(), 3, "KR", "natural-person", False, "clear",
+            '{"document":"passport","documentHash":"0x' + hashlib.sha256(b"passport/minjun").hexdigest() + '",'
+            '"method":"video-ident","verifiedAt":1779990000}',
+            1_780_000_000, 1_811_536_000,
+        ),
+        INVESTORS,
+    ),
+    "OperatorDecision": (
+        "A compliance officer approves a held bridge-out, keeping its lock-up.",
+        OperatorDecision(
+            820001, hashlib.sha256(b"tx/bridge-out/19").digest(), 2, True, 1_800_000_000,
+            "Accredited-investor letter reviewed; Reg D 506(c) verification complete.", "officer-1", 1_790_000_000,
+        ),
+        REGISTRY,
+    ),
 }  # fmt: skip
+
+# Kinds signed by someone other than the attestors: that signer's id (its key: `signer_key`).
+SIGNERS: dict[str, str] = {"KycClaim": "kyc-issuer-1", "OperatorDecision": "officer-1"}
+
+
+def signers(kind: str) -> tuple[list[AttestorKey], list[AttestorKey], TrustList]:
+    """The vector's keys, the keys that sign it and its trust list: two of the three attestors under the
+    attestors' trust list, or the kind's one signer under its own trust list."""
+    if kind in SIGNERS:
+        key = signer_key(SIGNERS[kind])
+        return [key], [key], signer_trust(key)
+    return vector_keys(), vector_keys()[:2], vector_trust()
 
 
 def build(kind: str) -> dict[str, Any]:
     description, statement, domain = STATEMENTS[kind]
-    attestation = attest(statement, domain, vector_keys()[:2]).with_log_index(list(STATEMENTS).index(kind))
+    keys, signing, trust = signers(kind)
+    attestation = attest(statement, domain, signing).with_log_index(list(STATEMENTS).index(kind))
     return {
         "description": description,
-        "keys": [k.to_json() for k in vector_keys()],
-        "trust": vector_trust().to_json(),
+        "keys": [k.to_json() for k in keys],
+        "trust": trust.to_json(),
         "verifiedAt": VERIFIED_AT,
         "encodeType": encode_type(kind),
         "typeHash": "0x" + type_hash(kind).hex(),

@@ -17,7 +17,7 @@ from typing import Any
 from relayer.core.errors import DariError, RpcUnavailable
 from relayer.edges.evm.abi import Function, abi_of, checksum_address
 from relayer.edges.evm.artifacts import Artifacts
-from relayer.edges.evm.client import ChainClient, ContractReverted, RevertDecoder, RpcError
+from relayer.edges.evm.client import ChainClient, ContractReverted, RevertDecoder, RpcError, quantity
 
 RPC_TIMEOUT = 5.0  # seconds per JSON-RPC request
 
@@ -80,13 +80,21 @@ class RpcChainReads:
         except ValueError:
             raise RpcUnavailable("eth_blockNumber", f"chain {chain_id}: bad answer {result!r}") from None
 
-    async def block_hash(self, chain_id: int, number: int) -> str | None:
+    async def _block(self, chain_id: int, number: int) -> dict[str, Any] | None:
         block = await self._rpc(chain_id, "eth_getBlockByNumber", [hex(number), False])
         if block is None:
             return None
         if not isinstance(block, dict) or not isinstance(block.get("hash"), str):
             raise RpcUnavailable("eth_getBlockByNumber", f"chain {chain_id}: bad answer")
-        return str(block["hash"]).lower()
+        return block
+
+    async def block_hash(self, chain_id: int, number: int) -> str | None:
+        block = await self._block(chain_id, number)
+        return None if block is None else str(block["hash"]).lower()
+
+    async def block_time(self, chain_id: int, number: int) -> int | None:
+        block = await self._block(chain_id, number)
+        return None if block is None else quantity("eth_getBlockByNumber", block.get("timestamp"))
 
     async def logs(
         self, chain_id: int, address: str, topics: Sequence[str | Sequence[str] | None], to_block: int

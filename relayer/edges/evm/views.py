@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from relayer.core.config import Config
-from relayer.core.errors import DariError
+from relayer.core.errors import DariError, RpcUnavailable
 from relayer.core.memo import MemoReads
 from relayer.core.ports import ChainReads
 from relayer.core.records import HolderEntry, Investor
@@ -38,6 +38,12 @@ class ContractViews:
         if address is None:
             raise DariError(f"chain {chain_id} has no holderRegistry configured")
         return address
+
+    async def block_time(self, chain_id: int, number: int) -> int:
+        found = await self._reads.block_time(chain_id, number)
+        if found is None:
+            raise RpcUnavailable("eth_getBlockByNumber", f"chain {chain_id} has no block {number} (yet)")
+        return found
 
     async def linked_wallet(self, investor: str, chain_id: int) -> str:
         return checksum_address(
