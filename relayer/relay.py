@@ -32,6 +32,7 @@ from relayer.core.errors import ConfigError, Failure
 from relayer.core.kyc import NoKycSource
 from relayer.core.model import Move
 from relayer.core.ports import Clock
+from relayer.core.signed import claims_domain, trust_of
 from relayer.core.statements import statement_for
 from relayer.core.transfer_state import State
 from relayer.edges.attestor_client import HttpAttestors
@@ -153,7 +154,8 @@ async def open_relay(
             i: ChainSubmitter(settings, c, clients[i], artifacts, signer, SubmissionStore(engine, i))
             for i, c in chains.items()
         }
-        kyc = FileKycSource(config.kyc.evidence_file) if config.kyc.evidence_file else NoKycSource()
+        claims = config.kyc.claims_file
+        kyc = FileKycSource(claims, trust_of(config.claim_issuers), claims_domain(config)) if claims else NoKycSource()
         adapters = load_adapters(config)
         public = [c.chain_id for c in config.public]
         relay = Relay(

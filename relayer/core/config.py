@@ -98,10 +98,21 @@ class TrustConfig(_Model):
     threshold: Annotated[int, Field(ge=1)] = 2
 
 
-class KycConfig(_Model):
-    """Where holder KYC evidence comes from: a JSON file keyed by holder id (0x investor id hash)."""
+class SignerConfig(_Model):
+    """A signer other than an attestor: its id and public keys (a trust list of one), and, on the signer's own
+    machine only, where its key is (JSON {"id", "ed25519", "secp256k1"}, as an attestor's)."""
 
-    evidence_file: Path | None = None
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    ed25519: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{64}$")]
+    address: Address
+    key: SecretRef | None = None
+
+
+class KycConfig(_Model):
+    """Where holder KYC evidence comes from: the KYC providers' signed claims (a JSON list of `KycClaim`
+    attestations, each signed by one of the configured ``claim_issuers``; the registry anchors the current one)."""
+
+    claims_file: Path | None = None
 
 
 class ApiConfig(_Model):
@@ -171,6 +182,8 @@ class Config(_Model):
     adapters: AdaptersConfig = AdaptersConfig()
     trust: TrustConfig = TrustConfig()
     attestors: list[AttestorConfig] = Field(default_factory=list)
+    claim_issuers: list[SignerConfig] = Field(default_factory=list)  # KYC providers whose claims count
+    officers: list[SignerConfig] = Field(default_factory=list)  # compliance officers who decide held items
     kyc: KycConfig = KycConfig()
     securities: list[SecurityConfig] = Field(default_factory=list)
     reconciliation: ReconciliationConfig = ReconciliationConfig()
@@ -182,6 +195,9 @@ class Config(_Model):
             raise ValueError(f"trust.threshold {self.trust.threshold} exceeds the {len(self.attestors)} attestors")
         if len({a.id for a in self.attestors}) != len(self.attestors):
             raise ValueError("attestor ids must be distinct")
+        for name, signers in (("claim_issuers", self.claim_issuers), ("officers", self.officers)):
+            if len({s.id for s in signers}) != len(signers):
+                raise ValueError(f"{name} ids must be distinct")
         return self
 
     @model_validator(mode="after")
@@ -213,7 +229,7 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts) or "(root)"
 
 
-_PATH_KEYS = ("key_file", "rules_dir", "sanctions_list", "journal", "evidence_file")
+_PATH_KEYS = ("key_file", "rules_dir", "sanctions_list", "journal", "claims_file")
 
 
 def _resolve_key_files(raw: object, base: Path) -> object:

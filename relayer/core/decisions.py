@@ -161,12 +161,13 @@ def decide_registration(
     if verdicts and all(v == Verdict.DENY for v in verdicts):
         return Outcome(Event.REJECTED, "investor-category")
     pack = adapters.packs[jurisdiction]
+    valid_from = max(facts.now, facts.last_statement + 1)  # statements apply only in order
     statement = {
         "holderId": facts.holder_id,
         "country": facts.country,
         "investorClass": facts.investor_class,
-        "validFrom": max(facts.now, facts.last_statement + 1),  # statements apply only in order
-        "validUntil": min(facts.kyc_expiry, facts.now + HOLDER_VALIDITY_SECONDS),
+        "validFrom": valid_from,
+        "validUntil": min(facts.kyc_expiry, valid_from + HOLDER_VALIDITY_SECONDS),
         "rulePackId": pack.id,
         "rulePackHash": pack.content_hash,
     }

@@ -1,8 +1,8 @@
 """Holder KYC evidence, keyed by holder id (the registry's pseudonymous investor id hash).
 
-The relayer never stores personal data on chain; the adapters read this evidence off chain. In
-production it is the KYC provider's export (`relayer.edges.kyc_file`); the devnet writes ``D/kyc.json``
-from its cast.
+The relayer never stores personal data on chain; the adapters read this evidence off chain. It comes as
+the KYC providers' signed claims (`relayer.edges.kyc_file`; the devnet writes ``D/claims.json`` from its
+cast), which count only as `relayer.core.signed` says.
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from adapters.types import Evidence, Holder, HolderKind, Screening
+from attestations.attestation import Attestation
 
 
 @dataclass(frozen=True)
 class KycRecord:
+    """A holder's KYC attributes, and the signed claim they come from (`relayer.core.signed`)."""
+
     residency: str
     kind: HolderKind
     us_person: bool
     sanctions: Screening
     evidence: Evidence
+    claim: Attestation | None = None
 
     def holder(self, holder_id: str, wallet: str) -> Holder:
         return Holder(

@@ -168,6 +168,11 @@ class ContractReads(Protocol):
         """InvestorRegistry: the registry's record of ``investor``."""
         ...
 
+    async def claim_anchor(self, investor_id: bytes) -> bytes:
+        """InvestorRegistry.claimOf: the digest of the KYC claim the registry anchors for ``investor_id``
+        (zero: none)."""
+        ...
+
     async def registry_verified(self, account: str) -> bool:
         """InvestorRegistry.isVerified(account)."""
         ...

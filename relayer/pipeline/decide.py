@@ -12,6 +12,7 @@ from typing import TypeVar
 from adapters.registry import Adapters
 from adapters.sanctions import SanctionsList
 from adapters.types import Security
+from attestations.attestation import Attestation
 from relayer.core.compliance import to_security
 from relayer.core.config import SecurityConfig
 from relayer.core.decisions import (
@@ -27,9 +28,10 @@ from relayer.core.decisions import (
     decide_revocation,
 )
 from relayer.core.errors import Failure
-from relayer.core.kyc import KycSource
+from relayer.core.kyc import KycRecord, KycSource
 from relayer.core.model import Move, Operation
 from relayer.core.ports import ContractReads, OperationStore
+from relayer.core.signed import current_record
 from relayer.core.transfer_state import Kind, State
 from relayer.failures import classify
 from relayer.pipeline.moves import Mover
@@ -82,44 +84,53 @@ class Decide:
 
     async def run(self, views: ContractReads) -> None:
         """Decides every finalized operation that is due; one whose facts cannot be read now is retried
-        later (its persisted backoff)."""
+        later (its persisted backoff). The KYC claims decisions rest on are stored, and named in the
+        operation's payload (``claim``), for the attestors to be shown."""
         ops = await self.store.due([State.FINALIZED])
-        moves, retries = [], []
+        moves, retries, claims = [], [], []
         for op, result in zip(ops, await concurrently(lambda op: self.decide(op, views), ops), strict=True):
             if isinstance(result, Exception):
                 retries.append((op, repr(result)))
                 continue
-            moves.append(Move(op, result.event, result.reason or "approved", result.columns()))
+            outcome, claim = result
+            fields = outcome.columns()
+            if claim is not None:
+                claims.append((claim, None))
+                fields["payload"] = {**op.payload, **fields.get("payload", {}), "claim": "0x" + claim.digest.hex()}
+            moves.append(Move(op, outcome.event, outcome.reason or "approved", fields))
+        await self.store.save_attestations(claims)
         await self.mover.apply(moves)
         await self.mover.retry(retries)
 
-    async def decide(self, op: Operation, views: ContractReads) -> Outcome:
+    async def decide(self, op: Operation, views: ContractReads) -> tuple[Outcome, Attestation | None]:
         """The outcome for ``op``, from the facts ``views`` give, at the time of its source event's block (so the
-        attestors, deciding again, reach the same outcome whatever their clocks)."""
+        attestors, deciding again, reach the same outcome whatever their clocks); and the KYC claim it rests on."""
         if op.kind == Kind.BRIDGE_OUT:
-            return decide_bridge_out(await self._transfer_facts(op, views), self.rules.adapters, self.rules.sanctions)
+            facts = await self._transfer_facts(op, views)
+            return decide_bridge_out(facts, self.rules.adapters, self.rules.sanctions), _claim(facts.kyc)
         if op.kind == Kind.BRIDGE_BACK:
             security_id, verified = await asyncio.gather(
                 views.wrapped_security_id(op.source.chain_id, str(op.token)),
                 views.registry_verified(str(op.recipient)),
             )
-            return decide_bridge_back(BridgeBackFacts(security_id, verified))
+            return decide_bridge_back(BridgeBackFacts(security_id, verified)), None
         unsupported = decide_destination(op, self.public_chain_ids)
         if unsupported is not None:
-            return unsupported
+            return unsupported, None
         now = await views.block_time(op.source.chain_id, op.source.block_number)
         if op.kind == Kind.HOLDER_REGISTER:
             registration = await self._registration_facts(op, now, views)
-            return decide_registration(registration, self.rules.adapters, self.rules.sanctions, self._securities)
+            outcome = decide_registration(registration, self.rules.adapters, self.rules.sanctions, self._securities)
+            return outcome, _claim(registration.kyc)
         holder = await views.holder(op.dest_chain_id, str(op.recipient))
-        return decide_revocation(op, RevocationFacts(now, holder))
+        return decide_revocation(op, RevocationFacts(now, holder)), None
 
     async def _transfer_facts(self, op: Operation, views: ContractReads) -> TransferFacts:
         """The bridge-out's facts; a security that is not listed or a destination that is not a public chain
         needs none from the chains (the decision is a rejection)."""
         entry = next((s for s in self.rules.securities if s.id.lower() == (op.security_id or "").lower()), None)
         known = op.dest_chain_id in self.public_chain_ids
-        now, eligible, holder_id = 0, False, None
+        now, eligible, holder_id, kyc = 0, False, None, None
         if known and entry is not None:
             recipient, chain = str(op.recipient).lower(), op.dest_chain_id
             now, allowed, holder = await asyncio.gather(
@@ -128,11 +139,18 @@ class Decide:
                 views.holder(chain, recipient),
             )
             eligible, holder_id = allowed, "0x" + holder.holder_id.hex()
+            kyc = await self._kyc(holder.holder_id, now, views)
         return TransferFacts(
             now=now, security=to_security(entry) if entry else None, destination_known=known, recipient=op.recipient,
-            amount=op.amount, recipient_eligible=eligible, holder_id=holder_id,
-            kyc=self.rules.kyc.get(holder_id) if holder_id else None,
+            amount=op.amount, recipient_eligible=eligible, holder_id=holder_id, kyc=kyc,
         )  # fmt: skip
+
+    async def _kyc(self, holder_id: bytes, now: int, views: ContractReads) -> KycRecord | None:
+        """The holder's KYC record, if its claim counts now (`relayer.core.signed.current_record`)."""
+        record = self.rules.kyc.get("0x" + holder_id.hex())
+        if record is None:
+            return None
+        return current_record(record, holder_id, await views.claim_anchor(holder_id), now)
 
     async def _registration_facts(self, op: Operation, now: int, views: ContractReads) -> RegistrationFacts:
         investor = str(op.sender)
@@ -140,10 +158,13 @@ class Decide:
             views.investor(investor), views.linked_wallet(investor, op.dest_chain_id), views.frozen(investor),
             views.holder(op.dest_chain_id, str(op.recipient)),
         )  # fmt: skip
-        holder = "0x" + record.investor_id.hex()
         return RegistrationFacts(
             now=now, investor_verified=record.verified, still_linked=linked.lower() == (op.recipient or "").lower(),
-            holder_id=holder, country=record.country, investor_class=record.investor_class,
-            kyc_expiry=record.kyc_expiry, kyc=self.rules.kyc.get(holder), frozen=frozen,
+            holder_id="0x" + record.investor_id.hex(), country=record.country, investor_class=record.investor_class,
+            kyc_expiry=record.kyc_expiry, kyc=await self._kyc(record.investor_id, now, views), frozen=frozen,
             last_statement=entry.updated_at,
         )  # fmt: skip
+
+
+def _claim(kyc: KycRecord | None) -> Attestation | None:
+    return None if kyc is None else kyc.claim

@@ -17,18 +17,21 @@ import tomli_w
 from adapters.registry import Adapters
 from adapters.rulepack import DEFAULT_DIRECTORY
 from adapters.types import Screening
+from attestations.eip712 import Domain
+from attestations.kinds import KycClaim
 from relayer.core.compliance import load_adapters
 from relayer.core.config import Config, parse_config
 from relayer.core.decisions import HOLDER_VALIDITY_SECONDS
 from relayer.core.errors import RpcUnavailable
 from relayer.core.events import BridgeBack, BridgeOut, InvestorRevoked, LogRef, WalletLinked, WalletUnlinked
 from relayer.core.finality import ReorgTooDeep
-from relayer.core.kyc import KycRecord, KycSource, NoKycSource, parse_record
+from relayer.core.kyc import KycRecord
 from relayer.core.model import Operation
 from relayer.core.operations import SingleEvent, operation_for, per_wallet_operations
 from relayer.core.records import HolderEntry, Investor
+from relayer.core.signed import claim_record
 from relayer.core.transfer_state import Event, Kind, State, backoff_seconds
-from relayer.devtools.devnet.cast import CAST, COUNTRY_NUMERIC, INVESTOR_CLASSES, SECURITIES, CastMember, kyc_record
+from relayer.devtools.devnet.cast import CAST, COUNTRY_NUMERIC, INVESTOR_CLASSES, SECURITIES, CastMember, kyc_claim
 from relayer.pipeline.decide import Decide, Rules
 from relayer.pipeline.moves import Mover
 from tests.support.memory import Clock, MemoryContractReads, MemoryOperationStore, holder_entry
@@ -83,11 +86,17 @@ def wallet(who: CastMember, chain_id: int = ETHEREUM) -> str:
     return str(who.wallet_account("ethereum" if chain_id == ETHEREUM else "rollup").address)
 
 
+CLAIMS_DOMAIN = Domain(REGISTRY, "0x" + "1a" * 20)  # the registry's InvestorRegistry
+
+
 class KycBook:
-    """A `KycSource` over the cast's KYC records (as the devnet's evidence file holds them)."""
+    """A `KycSource` over the cast's KYC claims, signed by the devnet's KYC provider (valid from a day ago for
+    400 days); `Harness` anchors them, as the registry does."""
 
     def __init__(self, *members: CastMember) -> None:
-        self.records: dict[str, KycRecord] = {holder_id(m): parse_record(kyc_record(m)) for m in members}
+        self.records: dict[str, KycRecord] = {
+            holder_id(m): claim_record(kyc_claim(m, CLAIMS_DOMAIN, NOW - DAY, NOW + 400 * DAY)) for m in members
+        }
 
     def get(self, holder_id: str) -> KycRecord | None:
         return self.records.get(holder_id.lower())
@@ -107,14 +116,18 @@ class FailingReads(MemoryContractReads):
 class Harness:
     """A decide stage over memory; ``finalized`` records an event's operation(s) as intake and finalize would."""
 
-    def __init__(self, kyc: KycSource | None = None, adapters: Adapters = ADAPTERS, cfg: Config = CONFIG) -> None:
+    def __init__(self, kyc: KycBook | None = None, adapters: Adapters = ADAPTERS, cfg: Config = CONFIG) -> None:
         self.clock = Clock(NOW)
         self.store = MemoryOperationStore(self.clock)
         self.reads = FailingReads()
-        self.rules = Rules(adapters, None, kyc if kyc is not None else KycBook(*CAST), cfg.securities)
+        book = kyc if kyc is not None else KycBook(*CAST)
+        self.rules = Rules(adapters, None, book, cfg.securities)
         self.decide = Decide(self.store, Mover(self.store, self.clock), self.rules, registry_chain_id=REGISTRY,
                              public_chain_ids=[c.chain_id for c in cfg.public])  # fmt: skip
         self.blocks = 0
+        for record in book.records.values():  # the registry anchors each holder's claim
+            if record.claim is not None and isinstance(record.claim.statement, KycClaim):
+                self.reads.anchors[record.claim.statement.holder_id] = record.claim.digest
 
     def ref(self, chain_id: int = REGISTRY) -> LogRef:
         self.blocks += 1
@@ -279,7 +292,7 @@ async def test_bridge_out_to_an_unconfigured_chain_is_rejected() -> None:
 
 
 async def test_eligible_recipient_without_kyc_evidence_is_held() -> None:
-    h = Harness(kyc=NoKycSource())
+    h = Harness(kyc=KycBook())  # no claim for anyone
     minjun = member("Minjun")
     h.whitelist(minjun)
     op = await h.bridge_out(minjun)
@@ -301,6 +314,45 @@ async def test_bridge_out_the_adapters_deny_is_rejected_with_the_decision() -> N
     )  # fmt: skip
     assert done.decision is not None
     assert (done.decision["verdict"], done.decision["reasons"]) == ("DENY", ["investor-category"])
+
+
+@pytest.mark.parametrize("case", ["older claim replayed", "expired", "another holder's"])
+async def test_a_claim_that_does_not_count_is_no_kyc_evidence(case: str) -> None:
+    """A KYC claim counts only while it is the one the registry anchors for the holder, unexpired at the
+    decision time, about that holder: an older claim replayed after a downgrade, an expired claim or another
+    holder's claim leave the bridge-out without KYC evidence (held for an operator)."""
+    minjun, lena = member("Minjun"), member("Lena")
+    h = Harness()
+    h.whitelist(minjun)
+    kyc = h.rules.kyc
+    assert isinstance(kyc, KycBook)
+    if case == "older claim replayed":  # the registry anchors a newer claim (say a downgrade) than the relayer has
+        newer = kyc_claim(minjun, CLAIMS_DOMAIN, NOW - DAY, NOW + 400 * DAY, sequence=2)
+        h.reads.anchors[minjun.investor_id] = newer.digest
+    elif case == "expired":
+        kyc.records[holder_id(minjun)] = claim_record(kyc_claim(minjun, CLAIMS_DOMAIN, NOW - 400 * DAY, NOW - DAY))
+        h.reads.anchors[minjun.investor_id] = kyc.records[holder_id(minjun)].claim.digest  # type: ignore[union-attr]
+    else:
+        kyc.records[holder_id(minjun)] = kyc.records[holder_id(lena)]
+    op = await h.bridge_out(minjun)
+    await h.run()
+    done = await h.get(op)
+    assert (done.state, done.reason) == (State.HELD, "kyc-missing")
+    assert "claim" not in done.payload
+
+
+async def test_the_claim_a_decision_rests_on_is_stored_and_named() -> None:
+    minjun = member("Minjun")
+    h = Harness()
+    h.whitelist(minjun)
+    op = await h.bridge_out(minjun)
+    await h.run()
+    done = await h.get(op)
+    claim = h.rules.kyc.get(holder_id(minjun))
+    assert claim is not None and claim.claim is not None
+    digest = "0x" + claim.claim.digest.hex()
+    assert done.payload == {"claim": digest}
+    assert await h.store.attestation(digest) == claim.claim.to_json()
 
 
 async def test_bridge_out_to_a_sanctioned_holder_is_rejected_as_a_sanctions_hit() -> None:

@@ -290,6 +290,7 @@ class MemoryContractReads:
     wrapped: dict[tuple[int, str], bytes] = field(default_factory=dict)  # (chain, token) -> security id
     verified: set[str] = field(default_factory=set)  # registry accounts
     block_times: dict[tuple[int, int], int] = field(default_factory=dict)  # (chain, block) -> its timestamp
+    anchors: dict[bytes, bytes] = field(default_factory=dict)  # investor id -> the anchored claim's digest
     default_block_time: int = 1_800_000_000  # of every other block (the memory Clock's default time)
     reads: int = 0
 
@@ -307,6 +308,10 @@ class MemoryContractReads:
     async def investor(self, investor: str) -> Investor:
         self.reads += 1
         return self.investors.get(investor.lower(), Investor(ZERO32, False, 0, 0, 0))
+
+    async def claim_anchor(self, investor_id: bytes) -> bytes:
+        self.reads += 1
+        return self.anchors.get(investor_id, ZERO32)
 
     async def registry_verified(self, account: str) -> bool:
         self.reads += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from eth_account import Account
@@ -9,8 +10,11 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3 import Web3
 
+from attestations.attestation import Attestation
+from attestations.eip712 import Domain
 from attestations.keys import Ed25519Signer, Secp256k1Signer
-from attestations.signing import AttestorKey
+from attestations.kinds import KycClaim
+from attestations.signing import AttestorKey, attest
 
 # ISO 3166-1 alpha-2 -> numeric, for the countries the cast and the adapters use.
 COUNTRY_NUMERIC = {
@@ -79,7 +83,7 @@ CAST = (
 
 
 def kyc_record(member: CastMember) -> dict[str, object]:
-    """The member's KYC record as the relayer's evidence file holds it."""
+    """The member's KYC record: what the devnet's KYC provider attests in the member's claim."""
     return {
         "name": member.name,
         "residency": member.country,
@@ -88,6 +92,33 @@ def kyc_record(member: CastMember) -> dict[str, object]:
         "sanctions": "clear",
         "evidence": member.evidence,
     }
+
+
+CLAIM_ISSUER_ID = "kyc-provider-1"
+OFFICER_ID = "officer-1"
+
+
+def claim_issuer_key() -> AttestorKey:
+    """The devnet KYC provider's key pair (it signs the cast's claims)."""
+    return attestor_key(CLAIM_ISSUER_ID)
+
+
+def officer_key() -> AttestorKey:
+    """The devnet compliance officer's key pair."""
+    return attestor_key(OFFICER_ID)
+
+
+def kyc_claim(member: CastMember, domain: Domain, issued_at: int, expires_at: int, sequence: int = 1) -> Attestation:
+    """The member's KYC claim, signed by the devnet's KYC provider under ``domain`` (the registry's
+    InvestorRegistry, which anchors it)."""
+    record = kyc_record(member)
+    claim = KycClaim(
+        member.investor_id, sequence, member.country, str(record["kind"]), bool(record["usPerson"]),
+        str(record["sanctions"]),
+        json.dumps(member.evidence, sort_keys=True, separators=(",", ":"), ensure_ascii=False),
+        issued_at, expires_at,
+    )  # fmt: skip
+    return attest(claim, domain, [claim_issuer_key()])
 
 
 ATTESTOR_IDS = ("att-1", "att-2", "att-3")

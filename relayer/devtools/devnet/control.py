@@ -14,17 +14,20 @@ import aiohttp
 import tomli_w
 from eth_utils.crypto import keccak
 
+from attestations.attestation import Attestation
+from attestations.signing import AttestorKey
 from relayer.core.config import load_config, parse_config
 from relayer.devtools.devnet.anvil import DEVNET_CHAINS, ChainSpec, anvil_argv, free_port, set_block_time, wait_ready
 from relayer.devtools.devnet.cast import (
     ATTESTOR_IDS,
     ATTESTOR_THRESHOLD,
-    CAST,
+    OFFICER_ID,
     SECURITIES,
     attestor_key,
+    claim_issuer_key,
     devnet_account,
     key_hex,
-    kyc_record,
+    officer_key,
 )
 from relayer.devtools.devnet.deploy import RunningChain, deploy_and_seed
 from relayer.devtools.devnet.manifest import ChainEntry, Manifest
@@ -103,12 +106,22 @@ def _write_attestor(layout: DevnetLayout, attestor_id: str, port: int) -> dict[s
     }
 
 
-def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> None:
+def _signer(key: AttestorKey, key_file: Path | None = None) -> dict[str, object]:
+    """A [[claim_issuers]] or [[officers]] entry (with its key file where the devnet keeps the key)."""
+    public = key.public()
+    entry: dict[str, object] = {"id": public["id"], "ed25519": public["ed25519"], "address": public["address"]}
+    if key_file is not None:
+        _write_key(key_file, json.dumps(key.to_json()))
+        entry["key"] = {"key_file": str(key_file.resolve())}
+    return entry
+
+
+def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int, claims: list[Attestation]) -> None:
     _write_key(layout.keys / "relayer.key", key_hex(devnet_account("relayer")))
     _write_key(layout.keys / "api.token", secrets.token_hex(16))
     _write_key(layout.keys / "log.key", "0x" + keccak(text="dari-devnet/transparency-log").hex())
-    kyc_file = layout.root / "kyc.json"
-    kyc_file.write_text(json.dumps({"0x" + m.investor_id.hex(): kyc_record(m) for m in CAST}, indent=2) + "\n")
+    claims_file = layout.root / "claims.json"
+    claims_file.write_text(json.dumps([c.to_json() for c in claims], indent=2) + "\n")
     specs = {s.name: s for s in DEVNET_CHAINS}
 
     def chain(entry: ChainEntry) -> dict[str, object]:
@@ -138,7 +151,9 @@ def _write_config(layout: DevnetLayout, manifest: Manifest, api_port: int) -> No
         },
         "trust": {"epoch": 1, "threshold": ATTESTOR_THRESHOLD},
         "attestors": [_write_attestor(layout, attestor_id, free_port()) for attestor_id in ATTESTOR_IDS],
-        "kyc": {"evidence_file": str(kyc_file.resolve())},
+        "claim_issuers": [_signer(claim_issuer_key())],
+        "officers": [_signer(officer_key(), layout.keys / f"{OFFICER_ID}.json")],
+        "kyc": {"claims_file": str(claims_file.resolve())},
         "securities": [
             {
                 "id": s.id,
@@ -231,10 +246,11 @@ async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manife
     try:
         chains = await asyncio.gather(*(_start_chain(layout, spec) for spec in DEVNET_CHAINS))
         registry, public = chains[0], list(chains[1:])
-        manifest = await deploy_and_seed(registry, public)
+        seeded = await deploy_and_seed(registry, public)
+        manifest = seeded.manifest
         await asyncio.gather(*(set_block_time(c.rpc_url, block_time) for c in public))
         api_port = free_port()
-        _write_config(layout, manifest, api_port)
+        _write_config(layout, manifest, api_port, seeded.claims)
         if relayer:
             manifest = replace(manifest, api_url=f"http://127.0.0.1:{api_port}")
         manifest.write(layout.manifest)

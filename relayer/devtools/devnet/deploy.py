@@ -1,5 +1,6 @@
-"""Deploys the bridge on a fresh devnet and seeds it: securities issued to the cast, wallets linked,
-eligible wallets whitelisted on the public chains with attestor-signed HolderEligibility statements."""
+"""Deploys the bridge on a fresh devnet and seeds it: securities issued to the cast, each investor's KYC
+claim (signed by the devnet's KYC provider) anchored in the InvestorRegistry, wallets linked, eligible wallets
+whitelisted on the public chains with attestor-signed HolderEligibility statements."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 from web3.contract import AsyncContract
 
+from attestations.attestation import Attestation
 from attestations.eip712 import Domain, digest
 from attestations.keys import Secp256k1Signer, sign_ordered
 from relayer.devtools.devnet.cast import (
@@ -28,6 +30,7 @@ from relayer.devtools.devnet.cast import (
     attestor_key,
     devnet_account,
     key_hex,
+    kyc_claim,
 )
 from relayer.devtools.devnet.manifest import ChainEntry, InvestorEntry, Manifest, SecurityEntry, WalletEntry
 from relayer.edges.evm.artifacts import load_artifacts
@@ -61,8 +64,16 @@ def _attestor_signers() -> list[Secp256k1Signer]:
     return [attestor_key(a).secp256k1 for a in ATTESTOR_IDS]
 
 
-async def deploy_and_seed(registry: RunningChain, public: list[RunningChain]) -> Manifest:
-    """Deploys every contract, seeds the cast and returns the manifest (without apiUrl)."""
+@dataclass(frozen=True)
+class Seeded:
+    """What the seed made: the manifest (without apiUrl) and the cast's KYC claims, as anchored."""
+
+    manifest: Manifest
+    claims: list[Attestation]
+
+
+async def deploy_and_seed(registry: RunningChain, public: list[RunningChain]) -> Seeded:
+    """Deploys every contract, seeds the cast and returns the manifest and the claims."""
     artifacts = load_artifacts()
     decoder = RevertDecoder.from_artifacts(artifacts)
     admin: LocalAccount = Account.from_key(DEPLOYER_KEY)
@@ -70,7 +81,7 @@ async def deploy_and_seed(registry: RunningChain, public: list[RunningChain]) ->
     async with AsyncExitStack() as stack:
         reg = await stack.enter_async_context(ChainClient(registry.rpc_url, decoder))
         clients = [await stack.enter_async_context(ChainClient(c.rpc_url, decoder)) for c in public]
-        registry_side, public_sides = await asyncio.gather(
+        (registry_side, claims), public_sides = await asyncio.gather(
             _seed_registry(Deployer(reg, artifacts, admin), attestors, [c.chain_id for c in public], public),
             asyncio.gather(
                 *(
@@ -79,16 +90,19 @@ async def deploy_and_seed(registry: RunningChain, public: list[RunningChain]) ->
                 )
             ),
         )
-    return _manifest(registry, public, registry_side, list(public_sides))
+    return Seeded(_manifest(registry, public, registry_side, list(public_sides)), claims)
 
 
 async def _seed_registry(
     deployer: Deployer, attestors: list[str], destinations: list[int], public: list[RunningChain]
-) -> RegistryDeployment:
+) -> tuple[RegistryDeployment, list[Attestation]]:
     client, artifacts, admin = deployer.client, deployer.artifacts, deployer.admin
     deployment = await deployer.registry(attestors, ATTESTOR_THRESHOLD, destinations)
     investors = client.contract(artifacts.get("InvestorRegistry"), deployment.investor_registry)
     now = int((await client.w3.eth.get_block("latest"))["timestamp"])
+    registry_chain_id = await client.chain_id()
+    claims_domain = Domain(registry_chain_id, deployment.investor_registry)
+    claims = []
     for member in CAST:
         await client.transact(
             investors.functions.registerInvestor(
@@ -100,6 +114,9 @@ async def _seed_registry(
             ),
             admin,
         )
+        claim = kyc_claim(member, claims_domain, now, now + KYC_VALIDITY_SECONDS)
+        await client.transact(investors.functions.anchorClaim(member.investor_id, claim.digest, 1), admin)
+        claims.append(claim)
     for security in SECURITIES:
         token = client.contract(
             artifacts.get("SecurityToken"), await deployer.security_token(deployment, _spec(security))
@@ -110,11 +127,10 @@ async def _seed_registry(
             )
     links = client.contract(artifacts.get("WalletLinks"), deployment.wallet_links)
     chain_ids = {c.name: c.chain_id for c in public}
-    registry_chain_id = await client.chain_id()
     for member in CAST:
         for chain in member.wallets:
             await _link(client, links, member, chain_ids[chain], chain, registry_chain_id, now)
-    return deployment
+    return deployment, claims
 
 
 async def _link(

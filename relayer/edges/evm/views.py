@@ -59,6 +59,10 @@ class ContractViews:
         )
         return Investor(bytes(investor_id), bool(verified), int(country), int(investor_class), int(kyc_expiry))
 
+    async def claim_anchor(self, investor_id: bytes) -> bytes:
+        digest, _sequence = await self._registry_call("InvestorRegistry", "investorRegistry", "claimOf", investor_id)
+        return bytes(digest)
+
     async def registry_verified(self, account: str) -> bool:
         return bool(await self._registry_call("InvestorRegistry", "investorRegistry", "isVerified", account))
 
