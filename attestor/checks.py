@@ -8,13 +8,15 @@ permanent), `NotFinal` (the event is not found or not final yet: ask again) or `
 
 - TransferAuthorization (domain: a public chain's gateway): a final BridgeOutRequested(nonce) with this
   sender, recipient, amount and destination, not refunded; securityId of its token; the recipient eligible
-  on that chain.
+  on that chain; and the rules' decision (`attestor.decisions`) mints it with this lock-up.
 - RefundAuthorization (domain: the registry escrow): a final BridgeOutRequested(nonce) with this token, sender
-  and amount, not minted on its destination.
+  and amount, not minted on its destination; and the rules (or an officer) reject it with this reason.
 - ReleaseAuthorization (domain: the registry escrow): a final BridgeBackRequested(nonce) on the source
   chain's gateway with this holder, amount and recipient; securityId of its token.
 - HolderEligibility (domain: the public chain's holder registry): a final WalletLinkRequested for the wallet,
-  still linked; the investor verified, with this id, country and class; the window within its KYC.
+  still linked; the investor verified, with this id, country and class; the window within its KYC; and the
+  rules (or an officer) register the wallet with exactly these fields, decided at validFrom (never before the
+  link, never after the chains' latest blocks: no signer's clock).
 - HolderRevocation (domain: the public chain's holder registry): the wallet's investor (latest link) has
   unlinked it or is no longer verified.
 - ReconciliationReport (domain: the registry escrow): recomputed by `relayer.edges.evm.supply` at the request's
@@ -22,7 +24,7 @@ permanent), `NotFinal` (the event is not found or not final yet: ask again) or `
   equal the attestor's own computation, else ``report-mismatch``.
 
 The transfer-vs-refund exclusion is the journal's (``Claim.excludes``), checked when the signature is
-recorded.
+recorded. A checker without rules refuses the decided kinds (``no-rules``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from attestations.kinds import (
     Statement,
     TransferAuthorization,
 )
+from attestor.decisions import NOTHING_SHOWN, Rules, Shown
 from attestor.errors import ChainUnavailable, NotFinal, Refused
 from attestor.topology import PublicChain, Topology
 from relayer.core.constants import BRIDGE_BACK, BRIDGE_OUT, MAX_CLOCK_SKEW, REFUNDED, WALLET_LINKED, EscrowStatus
@@ -112,19 +115,23 @@ RECOGNITION_MAX_AGE = 3600  # seconds: records are signed when published, not ba
 class Checker:
     """Runs the per-kind checks for one attestor."""
 
-    def __init__(self, topology: Topology, view: ChainReads, recognizer: Recognizer | None = None) -> None:
+    def __init__(
+        self, topology: Topology, view: ChainReads, recognizer: Recognizer | None = None, rules: Rules | None = None
+    ) -> None:
         """``recognizer``: the attestor's own computation of a recognition record (from its rule packs)
-        for the statement's security, jurisdiction and time; None when the attestor signs no records."""
+        for the statement's security, jurisdiction and time, None when the attestor signs no records; ``rules``:
+        what transfers, refunds and registrations are decided by, None when it signs none."""
         self.topology = topology
         self.view = view
         self.recognizer = recognizer
+        self.rules = rules
         self._security_ids: dict[tuple[int, str], bytes] = {}  # immutable in the contracts
         self._bridge_outs: dict[int, tuple[list[BridgeOut], int]] = {}  # nonce -> (events, head), see `prefetch`
         self._refunded: dict[int, bool] = {}  # nonce -> refunded on the registry, see `prefetch`
 
     def for_batch(self, view: ChainReads) -> Checker:
         """A checker over ``view`` (one batch's), sharing this one's knowledge of immutable facts."""
-        checker = Checker(self.topology, view, self.recognizer)
+        checker = Checker(self.topology, view, self.recognizer, self.rules)
         checker._security_ids = self._security_ids
         return checker
 
@@ -149,20 +156,21 @@ class Checker:
         self._refunded = {n: n in refunded for n in nonces}
 
     async def check(
-        self, statement: Statement, domain: Domain, now: int, blocks: Mapping[int, int] | None = None
-    ) -> Claim:
+        self, statement: Statement, domain: Domain, now: int, blocks: Mapping[int, int] | None = None,
+        shown: Shown = NOTHING_SHOWN,
+    ) -> Claim:  # fmt: skip
         """The claim to record if ``statement`` under ``domain`` may be signed at time ``now`` (``blocks``: a
-        report's context)."""
+        report's context; ``shown``: the signed statements a decided kind's request shows)."""
         if (domain.name, domain.version) != (DOMAIN_NAME, DOMAIN_VERSION):
             raise Refused("wrong-domain", f"domain {domain.name!r} version {domain.version!r} is not Dari/1")
         if isinstance(statement, TransferAuthorization):
-            return await self._transfer(statement, domain)
+            return await self._transfer(statement, domain, shown)
         if isinstance(statement, RefundAuthorization):
-            return await self._refund(statement, domain)
+            return await self._refund(statement, domain, shown)
         if isinstance(statement, ReleaseAuthorization):
             return await self._release(statement, domain)
         if isinstance(statement, HolderEligibility):
-            return await self._eligibility(statement, domain, now)
+            return await self._eligibility(statement, domain, shown)
         if isinstance(statement, HolderRevocation):
             return await self._revocation(statement, domain, now)
         if isinstance(statement, ReconciliationReport):
@@ -173,7 +181,12 @@ class Checker:
 
     # --- the kinds -------------------------------------------------------------------------------------
 
-    async def _transfer(self, s: TransferAuthorization, domain: Domain) -> Claim:
+    def _rules(self) -> Rules:
+        if self.rules is None:
+            raise Refused("no-rules", "this attestor has no rules to decide transfers, refunds and registrations by")
+        return self.rules
+
+    async def _transfer(self, s: TransferAuthorization, domain: Domain, shown: Shown) -> Claim:
         topo = self.topology
         public = topo.public.get(domain.chain_id)
         if public is None:
@@ -197,9 +210,10 @@ class Checker:
             raise Refused("already-refunded", f"bridge-out {s.source_nonce} was refunded on the registry")
         if not eligible:
             raise Refused("recipient-not-eligible", f"{s.recipient} is not eligible on chain {public.chain_id}")
+        await self._rules().transfer(self.view, s, event, shown)
         return Claim(topo.registry_chain_id, s.source_nonce, excludes=RefundAuthorization.KIND)
 
-    async def _refund(self, s: RefundAuthorization, domain: Domain) -> Claim:
+    async def _refund(self, s: RefundAuthorization, domain: Domain, shown: Shown) -> Claim:
         topo = self.topology
         _expect_domain(domain, topo.registry_chain_id, topo.escrow, "the escrow")
         event = await self._bridge_out(s.nonce)
@@ -214,6 +228,8 @@ class Checker:
         )
         if minted:
             raise Refused("already-minted", f"nonce {s.nonce} was minted on chain {destination.chain_id}")
+        security_id = await self._security_id(topo.registry_chain_id, "SecurityToken", event.token)
+        await self._rules().refund(self.view, s, event, security_id, shown)
         return Claim(topo.registry_chain_id, s.nonce, excludes=TransferAuthorization.KIND)
 
     async def _release(self, s: ReleaseAuthorization, domain: Domain) -> Claim:
@@ -233,7 +249,7 @@ class Checker:
         _expect("security-mismatch", "securityId", s.security_id, security_id)
         return Claim(public.chain_id, s.source_nonce)
 
-    async def _eligibility(self, s: HolderEligibility, domain: Domain, now: int) -> Claim:
+    async def _eligibility(self, s: HolderEligibility, domain: Domain, shown: Shown) -> Claim:
         topo = self.topology
         public = self._holder_domain(domain, s.chain_id)
         link = await self._latest_link(public.chain_id, s.wallet)
@@ -262,8 +278,7 @@ class Checker:
             raise Refused("beyond-kyc-expiry", f"validUntil {s.valid_until} is after the KYC expiry {kyc_expiry}")
         if s.valid_from >= s.valid_until:
             raise Refused("empty-window", f"validFrom {s.valid_from} is not before validUntil {s.valid_until}")
-        if s.valid_from > now + MAX_CLOCK_SKEW:
-            raise Refused("from-future", f"validFrom {s.valid_from} is ahead of the attestor's clock ({now})")
+        await self._rules().registration(self.view, s, link, shown)  # validFrom: bounded by chain time there
         return Claim(public.chain_id, None)
 
     async def _frozen(self, investor: str) -> bool:

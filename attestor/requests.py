@@ -1,6 +1,10 @@
 """Sign requests as the attestor's API takes them: ``{"kind", "domain", "message"[, "context"]}`` alone
 (``POST /v1/sign``, at most 64 KiB) or ``{"requests": [...]}`` (``POST /v1/sign-batch``, 1 to 256, at most
-1 MiB, no ``ReconciliationReport``). Parsing raises `BadRequest` on anything else, never another exception."""
+2 MiB, no ``ReconciliationReport``). Parsing raises `BadRequest` on anything else, never another exception.
+
+The context is a ``ReconciliationReport``'s blocks (``{"blocks": {chain id: block}}``, required), or the signed
+statements a decided kind shows (``TransferAuthorization``, ``RefundAuthorization``, ``HolderEligibility``:
+``{"claim"?: KycClaim attestation, "decision"?: OperatorDecision attestation}``); no other kind has one."""
 
 from __future__ import annotations
 
@@ -12,19 +16,31 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
+from attestations.attestation import Attestation
 from attestations.eip712 import Domain
-from attestations.errors import MalformedError
-from attestations.kinds import ReconciliationReport, Statement
+from attestations.errors import AttestationError, MalformedError
+from attestations.kinds import (
+    HolderEligibility,
+    KycClaim,
+    OperatorDecision,
+    ReconciliationReport,
+    RefundAuthorization,
+    Statement,
+    TransferAuthorization,
+)
 from attestor.checks import SIGNABLE_KINDS
+from attestor.decisions import NOTHING_SHOWN, Shown
 from attestor.errors import BadRequest
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_BATCH = 256  # sign requests in one batch
-MAX_BATCH_BYTES = MAX_BATCH * 4 * 1024
+MAX_BATCH_BYTES = MAX_BATCH * 8 * 1024
 MAX_CONTEXT_CHAINS = 64
 _CHAIN_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 _KINDS: dict[str, type[Statement]] = {k.KIND: k for k in SIGNABLE_KINDS}
+_DECIDED = frozenset(k.KIND for k in (TransferAuthorization, RefundAuthorization, HolderEligibility))
+_SHOWN: dict[str, type[Statement]] = {"claim": KycClaim, "decision": OperatorDecision}
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class SignRequest:
     statement: Statement
     domain: Domain
     blocks: Mapping[int, int] | None = None  # context.blocks (ReconciliationReport only)
+    shown: Shown = NOTHING_SHOWN  # the signed statements of the context (decided kinds only)
 
 
 def _parse_domain(raw: Any) -> Domain:
@@ -61,6 +78,22 @@ def _parse_blocks(raw: Any) -> dict[int, int]:
             raise BadRequest(f"context.blocks[{chain}] is a block number")
         parsed[int(chain)] = block
     return parsed
+
+
+def _parse_shown(raw: Any) -> Shown:
+    if not isinstance(raw, dict) or not set(raw) <= set(_SHOWN):
+        raise BadRequest("context is an object with claim and decision (each optional)")
+    found: dict[str, Attestation] = {}
+    for key, kind in _SHOWN.items():
+        if key not in raw:
+            continue
+        try:
+            found[key] = Attestation.parse(raw[key])
+        except (AttestationError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+            raise BadRequest(f"context.{key}: {exc}") from None
+        if not isinstance(found[key].statement, kind):
+            raise BadRequest(f"context.{key} is a {kind.KIND}, not a {found[key].kind}")
+    return Shown(found.get("claim"), found.get("decision"))
 
 
 def _json(body: bytes) -> Any:
@@ -110,6 +143,12 @@ def _parse_request(raw: Any) -> SignRequest:
         statement = _KINDS[kind].from_message(raw["message"])
     except (MalformedError, ValueError, TypeError, OverflowError) as exc:
         raise BadRequest(f"message: {exc}") from None
-    if ("context" in raw) != (kind == ReconciliationReport.KIND):
-        raise BadRequest("context (the blocks) goes with a ReconciliationReport, and only with it")
-    return SignRequest(statement, domain, _parse_blocks(raw["context"]) if "context" in raw else None)
+    if kind == ReconciliationReport.KIND:
+        if "context" not in raw:
+            raise BadRequest("a ReconciliationReport needs its context (the blocks)")
+        return SignRequest(statement, domain, _parse_blocks(raw["context"]))
+    if kind in _DECIDED:
+        return SignRequest(statement, domain, shown=_parse_shown(raw.get("context", {})))
+    if "context" in raw:
+        raise BadRequest(f"a {kind} has no context")
+    return SignRequest(statement, domain)

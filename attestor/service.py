@@ -1,11 +1,11 @@
-"""The attestor: checks a statement against the chain (`attestor.checks`), journals it
-(`attestor.journal`), signs it; and how one is built from the configuration (its key, its own RPC
-connections, its journal, its rule packs). Its HTTP API is `attestor.http`."""
+"""The attestor: checks a statement against the chain and its own decision (`attestor.checks`,
+`attestor.decisions`), journals it (`attestor.journal`), signs it; and how one is built from the
+configuration (its key, its own RPC connections, its journal, its rule packs, the claim issuers and officers it
+trusts). Its HTTP API is `attestor.http`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -14,10 +14,10 @@ from pathlib import Path
 import structlog
 
 from adapters.recognition import recognize
-from attestations.errors import MalformedError
 from attestations.kinds import RecognitionRecord
 from attestations.signing import AttestorKey
 from attestor.checks import Checker, Claim, Recognizer
+from attestor.decisions import Rules
 from attestor.errors import AttestorError, ChainUnavailable, NotFinal, Refused
 from attestor.journal import Journal, JournalEntry, JournalWriter
 from attestor.reads import AttestorReads
@@ -25,8 +25,9 @@ from attestor.requests import SignRequest
 from attestor.topology import Topology
 from relayer.core.compliance import load_adapters, to_security
 from relayer.core.config import AttestorConfig, Config
-from relayer.core.errors import ConfigError, SecretError
+from relayer.core.errors import ConfigError
 from relayer.core.memo import MemoReads
+from relayer.core.signed import signing_key
 from relayer.edges.evm.artifacts import Artifacts
 from relayer.edges.evm.reads import RpcChainReads
 
@@ -55,7 +56,8 @@ class Attestor:
         now = int(self.clock())
         context = {"kind": statement.KIND, "digest": "0x" + digest.hex(), "chain_id": domain.chain_id}
         try:
-            claim = await self.checker.check(statement, domain, now, blocks=request.blocks)
+            checker = self.checker.for_batch(MemoReads(self.checker.view))  # the chain as of this request
+            claim = await checker.check(statement, domain, now, blocks=request.blocks, shown=request.shown)
             entry = JournalEntry(statement.KIND, claim.source_chain_id, claim.nonce, digest, now)
             [conflict] = await self.journal.record_many([(entry, claim.excludes)])  # before the signature leaves
             if conflict is not None:
@@ -87,7 +89,7 @@ class Attestor:
 
         async def check(request: SignRequest) -> Claim | AttestorError:
             try:
-                return await checker.check(request.statement, request.domain, now)
+                return await checker.check(request.statement, request.domain, now, shown=request.shown)
             except AttestorError as exc:
                 return exc
 
@@ -132,28 +134,6 @@ class Attestor:
         self.journal.close()
 
 
-def load_key(entry: AttestorConfig) -> AttestorKey:
-    """The attestor's key pair from its key file or environment variable; `ConfigError` when it is missing,
-    unreadable, or not the pair the configuration publishes for this id."""
-    where = f"attestors[{entry.id}].key"
-    if entry.key is None:
-        raise ConfigError(where, ["this attestor's key is not configured (key_file or key_env)"])
-    try:
-        key = AttestorKey.from_json(json.loads(entry.key.read()))
-    except SecretError as exc:
-        raise ConfigError(where, [str(exc)]) from None
-    except ValueError:
-        raise ConfigError(where, ["the key is not attestor key JSON {id, ed25519, secp256k1}"]) from None
-    except MalformedError as exc:
-        raise ConfigError(where, [str(exc)]) from None
-    public = key.public()
-    if (public["id"], public["ed25519"].lower(), public["address"].lower()) != (
-        entry.id, entry.ed25519.lower(), entry.address.lower()
-    ):  # fmt: skip
-        raise ConfigError(where, ["the key is not the one published for this attestor (id, ed25519, address)"])
-    return key
-
-
 def rpc_urls(config: Config, entry: AttestorConfig) -> dict[int, str]:
     """Chain id -> the attestor's own RPC URL (its ``rpc`` table, else the chain's ``rpc_url``)."""
     return {c.chain_id: entry.rpc.get(str(c.chain_id), c.rpc_url) for c in (config.registry, *config.public)}
@@ -166,11 +146,11 @@ def build_attestor(config: Config, attestor_id: str, base_dir: Path, artifacts: 
     if entry is None:
         known = ", ".join(a.id for a in config.attestors) or "none"
         raise ConfigError("attestors", [f"no attestor {attestor_id!r} (configured: {known})"])
-    key = load_key(entry)
+    key = signing_key(entry, f"attestors[{entry.id}].key")
     topology = Topology.from_config(config)
     journal = Journal(entry.journal or base_dir / f"attestor-{attestor_id}.db")
     view = AttestorReads(RpcChainReads(rpc_urls(config, entry), artifacts))
-    return Attestor(key, Checker(topology, view, recognizer(config)), journal)
+    return Attestor(key, Checker(topology, view, recognizer(config), Rules.from_config(config)), journal)
 
 
 def recognizer(config: Config) -> Recognizer:

@@ -34,7 +34,7 @@ async def serve(config: Config, owner: str) -> None:
     try:
         async with open_relay(config, engine, owner=owner) as relay:
             token = config.api.token.read() if config.api.token else None
-            operator = Operator(relay.store, time.time)
+            operator = Operator.from_config(config, relay.store, time.time, relay.log)
             app = build_app(
                 config, relay.store, relay.log, log_signer, token=token, operator=operator, pauser=relay.pauser
             )

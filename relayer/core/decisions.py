@@ -138,8 +138,10 @@ def decide_registration(
     facts: RegistrationFacts, adapters: Adapters, sanctions: SanctionsList | None, securities: list[Security]
 ) -> Outcome:
     """Whether a linked wallet becomes a verified holder on its public chain (scope: every security;
-    each transfer is decided again on its own). The holder's jurisdiction must not refuse every
-    bridged security to this investor (a retail investor where only qualified ones may hold is refused)."""
+    each transfer is decided again on its own). The holder's jurisdiction must allow at least one bridged
+    security to this investor: refusing every one rejects the link (a retail investor where only qualified
+    ones may hold), allowing none but holding some for review (a rule without a verified source) holds it.
+    A held registration carries the statement an operator's approval delivers (`registration_statement`)."""
     if not facts.still_linked:
         return Outcome(Event.REJECTED, "link-superseded")
     if not facts.investor_verified or facts.kyc_expiry <= facts.now:
@@ -147,31 +149,42 @@ def decide_registration(
     if facts.frozen:
         return Outcome(Event.REJECTED, "investor-frozen")
     if facts.kyc is None:
-        return Outcome(Event.ESCALATED, "kyc-missing")
+        return Outcome(Event.ESCALATED, "kyc-missing", registration_statement(facts, None))
     holder = facts.kyc.holder(facts.holder_id, ZERO_ADDRESS)
     if facts.kyc.sanctions == Screening.HIT or (sanctions is not None and sanctions.hit(holder)):
         return Outcome(Event.REJECTED, "sanctions-hit")
     if facts.kyc.sanctions == Screening.NOT_SCREENED:
-        return Outcome(Event.ESCALATED, "sanctions-not-screened")
+        return Outcome(Event.ESCALATED, "sanctions-not-screened", registration_statement(facts, None))
     jurisdiction = adapters.jurisdiction_of(facts.kyc.residency)
     if jurisdiction is None:
         return Outcome(Event.REJECTED, "jurisdiction-unsupported")
     context = Context(now=facts.now, amount=1)
-    verdicts = [adapters.decide(jurisdiction, Request(s, holder, context)).verdict for s in securities]
-    if verdicts and all(v == Verdict.DENY for v in verdicts):
-        return Outcome(Event.REJECTED, "investor-category")
+    decided = [adapters.decide(jurisdiction, Request(s, holder, context)) for s in securities]
     pack = adapters.packs[jurisdiction]
-    valid_from = max(facts.now, facts.last_statement + 1)  # statements apply only in order
-    statement = {
+    statement = registration_statement(facts, (pack.id, pack.content_hash))
+    if decided and all(d.verdict == Verdict.DENY for d in decided):
+        return Outcome(Event.REJECTED, "investor-category")
+    if decided and not any(d.verdict.allows for d in decided):
+        held = next(d for d in decided if d.verdict == Verdict.ESCALATE)
+        return Outcome(Event.ESCALATED, held.reasons[0] if held.reasons else "escalated", statement)
+    return Outcome(Event.APPROVED, None, statement)
+
+
+def registration_statement(facts: RegistrationFacts, pack: tuple[str, str] | None) -> dict[str, Any]:
+    """The eligibility statement fields of a registration: the registry's facts, valid from the decision time
+    (after the wallet's last statement: statements apply only in order) for a year at most and never beyond
+    the KYC expiry; ``pack``: the rule pack (id, content hash) it was decided by, None for an operator's
+    decision alone (hash zero)."""
+    valid_from = max(facts.now, facts.last_statement + 1)
+    return {
         "holderId": facts.holder_id,
         "country": facts.country,
         "investorClass": facts.investor_class,
         "validFrom": valid_from,
         "validUntil": min(facts.kyc_expiry, valid_from + HOLDER_VALIDITY_SECONDS),
-        "rulePackId": pack.id,
-        "rulePackHash": pack.content_hash,
+        "rulePackId": None if pack is None else pack[0],
+        "rulePackHash": "0x" + "00" * 32 if pack is None else pack[1],
     }
-    return Outcome(Event.APPROVED, None, statement)
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,14 @@ class Operation:
             "amount": None if self.amount is None else str(self.amount),
             "sourceTxHash": self.source.tx_hash,
             "sourceBlock": self.source.block_number,
+            "sourceLogIndex": self.source.log_index,
             "destTxHash": self.dest_tx_hash,
             "reason": self.reason,
             "reasonCode": self.reason_code,
             "lockedUntil": self.locked_until,
             "decision": self.decision,
+            "kycClaim": self.payload.get("claim"),  # the digest of the KYC claim the decision rests on
+            "operatorDecision": self.payload.get("decision"),  # the digest of an officer's signed decision
             "attempts": self.attempts,
             "nextAttemptAt": self.next_attempt_at.isoformat() if self.next_attempt_at else None,
             "lastError": self.last_error,

@@ -232,8 +232,11 @@ class Submitter(Protocol):
 class Attestors(Protocol):
     """The attestor committee as the relayer reaches it (`relayer.edges.attestor_client`)."""
 
-    async def gather_many(self, requests: Sequence[tuple[Statement, Domain]]) -> list[Gathered]:
-        """Per statement: threshold verified signatures, `AttestationRefused` or `NotYetAttested`."""
+    async def gather_many(
+        self, requests: Sequence[tuple[Statement, Domain]], contexts: Sequence[Mapping[str, Any] | None] = ()
+    ) -> list[Gathered]:
+        """Per statement: threshold verified signatures, `AttestationRefused` or `NotYetAttested`; ``contexts``
+        (one per request, or none): the signed statements each request shows (``{"claim", "decision"}``)."""
         ...
 
     async def gather(
@@ -281,8 +284,11 @@ class PauseOutcome:
 class OperatorActions(Protocol):
     """An operator's action on one operation (`relayer.pipeline.operator.Operator`)."""
 
-    async def __call__(self, operation_id: str, action: OperatorAction) -> Operation:
-        """The operation after ``action``; `UnknownOperation`, or `OperatorRefused` when it does not apply."""
+    async def __call__(
+        self, operation_id: str, action: OperatorAction, decision: Attestation | None = None
+    ) -> Operation:
+        """The operation after ``action`` (approve and reject: with an officer's signed ``decision``);
+        `UnknownOperation`, or `OperatorRefused` when it does not apply."""
         ...
 
 

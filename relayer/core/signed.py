@@ -12,19 +12,32 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from adapters.errors import AdapterError
 from attestations.attestation import Attestation
 from attestations.eip712 import Domain
 from attestations.errors import AttestationError
 from attestations.kinds import KycClaim, OperatorDecision, check_kyc_claim, check_operator_decision
+from attestations.signing import AttestorKey, attest
 from attestations.trust import TrustList
 from attestations.verify import verify
-from relayer.core.config import Config, SignerConfig
-from relayer.core.errors import DariError
+from relayer.core.config import AttestorConfig, Config, SignerConfig
+from relayer.core.errors import ConfigError, DariError, SecretError
 from relayer.core.kyc import KycRecord, parse_record
-from relayer.core.model import Source
+
+
+class SourceEvent(Protocol):
+    """Where a held item's source event happened (`relayer.core.model.Source`, `relayer.core.events.LogRef`)."""
+
+    @property
+    def chain_id(self) -> int: ...
+
+    @property
+    def tx_hash(self) -> str: ...
+
+    @property
+    def log_index(self) -> int: ...
 
 
 class NotCounted(DariError):
@@ -33,6 +46,28 @@ class NotCounted(DariError):
     def __init__(self, code: str, detail: str) -> None:
         self.code = code
         super().__init__(f"{code}: {detail}")
+
+
+def signing_key(entry: SignerConfig | AttestorConfig, where: str) -> AttestorKey:
+    """The key pair of the signer ``entry`` configures, from its key file or environment variable (on the
+    signer's own machine); `ConfigError` (at ``where``) when it is missing, unreadable, or not the pair the
+    configuration publishes for this id."""
+    if entry.key is None:
+        raise ConfigError(where, [f"{entry.id}'s key is not configured here (key_file or key_env)"])
+    try:
+        key = AttestorKey.from_json(json.loads(entry.key.read()))
+    except SecretError as exc:
+        raise ConfigError(where, [str(exc)]) from None
+    except ValueError:
+        raise ConfigError(where, ["the key is not key JSON {id, ed25519, secp256k1}"]) from None
+    except AttestationError as exc:
+        raise ConfigError(where, [str(exc)]) from None
+    public = key.public()
+    if (public["id"], public["ed25519"].lower(), public["address"].lower()) != (
+        entry.id, entry.ed25519.lower(), entry.address.lower()
+    ):  # fmt: skip
+        raise ConfigError(where, [f"the key is not the one published for {entry.id} (id, ed25519, address)"])
+    return key
 
 
 def claims_domain(config: Config) -> Domain:
@@ -94,7 +129,7 @@ def current_record(record: KycRecord | None, holder_id: bytes, anchor: bytes, no
 
 
 def verified_decision(
-    document: Attestation | dict[str, Any], officers: TrustList, domain: Domain, source: Source
+    document: Attestation | dict[str, Any], officers: TrustList, domain: Domain, source: SourceEvent
 ) -> OperatorDecision:
     """The decision in ``document`` if the officer it names signed it under ``domain`` (the registry's
     escrow) about the held item ``source`` started; `NotCounted` (``operator-decision-invalid``) otherwise."""
@@ -110,3 +145,15 @@ def verified_decision(
     if (decision.source_chain_id, decision.source_tx_hash, decision.source_log_index) != held:
         raise NotCounted("operator-decision-invalid", "the decision is about another source event")
     return decision
+
+
+def signed_decision(
+    key: AttestorKey, domain: Domain, source: SourceEvent, *, approve: bool, locked_until: int, reason: str, now: int
+) -> Attestation:
+    """The officer's decision about the held item ``source`` started, signed with the officer's ``key`` under
+    ``domain`` (`decisions_domain`): approve keeping lock-up ``locked_until``, or reject (lock-up 0)."""
+    decision = OperatorDecision(
+        source.chain_id, bytes.fromhex(source.tx_hash.removeprefix("0x")), source.log_index, approve,
+        locked_until if approve else 0, reason, key.id, now,
+    )  # fmt: skip
+    return attest(decision, domain, [key])

@@ -8,6 +8,7 @@ transitions raise `IllegalTransition`. Retry timing is a pure function of the pe
     bridge-out:   observed -> finalized -> approved -> attested -> submitted -> confirmed (minted)
                   finalized -> held (escalated) -> approved | rejected
                   finalized -> rejected -> refund-attested -> refund-submitted -> refunded
+                  rejected -> held (the attestors refuse the refund: they decide otherwise)
     bridge-back:  observed -> finalized -> approved -> attested -> submitted -> confirmed (released)
     holder-register / holder-revoke: like bridge-back; a rejected registration (or a revocation with
                   nothing to revoke) is final
@@ -122,6 +123,7 @@ TRANSITIONS: dict[tuple[State, Event], tuple[State, frozenset[Kind]]] = {
     (State.STALLED, Event.RETRIED): (State.ATTESTED, ALL),
     (State.STALLED, Event.CONFIRMED): (State.CONFIRMED, ALL),
     (State.REJECTED, Event.ATTESTED): (State.REFUND_ATTESTED, OUT),
+    (State.REJECTED, Event.ESCALATED): (State.HELD, OUT),
     (State.REFUND_ATTESTED, Event.SUBMITTED): (State.REFUND_SUBMITTED, OUT),
     (State.REFUND_ATTESTED, Event.CONFIRMED): (State.REFUNDED, OUT),
     (State.REFUND_ATTESTED, Event.STALLED): (State.REFUND_STALLED, OUT),

@@ -30,6 +30,7 @@ from attestations.trust import TrustList
 from attestations.verify import verify
 from relayer.core.config import load_config
 from relayer.core.errors import DariError
+from relayer.devtools.devnet.holders import officer_approval
 from relayer.devtools.devnet.manifest import InvestorEntry, Manifest, WalletEntry
 from relayer.edges.evm.artifacts import load_artifacts
 from relayer.edges.evm.client import ChainClient, ContractReverted, RevertDecoder
@@ -210,12 +211,13 @@ class Story:
     async def escalation(self) -> str:
         transfer_id = await self.bridge_out("Lena", 10, "ethereum")
         await self.reach(transfer_id, "held")
-        reason = (await self.get(f"/v1/transfers/{transfer_id}"))["reason"]
-        await self.post(f"/v1/transfers/{transfer_id}/approve")
+        held = await self.get(f"/v1/transfers/{transfer_id}")
+        reason = held["reason"]
+        await self.post(f"/v1/transfers/{transfer_id}/approve", officer_approval(self.config, held, "demo review"))
         await self.reach(transfer_id, "confirmed")
         self.summary.escalated.append(transfer_id)
         self.summary.minted.append(transfer_id)
-        return f"{transfer_id} held ({reason}), approved, minted"
+        return f"{transfer_id} held ({reason}), approved by the officer's signed decision, minted"
 
     async def holder_transfers(self) -> str:
         ethereum = self.chain("ethereum")

@@ -187,7 +187,7 @@ async def gather(
 ) -> list[AttestorSignature]:
     """``threshold`` verified signatures of ``statement`` under ``domain``, by increasing signer address;
     `AttestationRefused` or `NotYetAttested` otherwise (see the module docstring). ``context`` goes into the
-    request body as is (a ReconciliationReport's ``{"blocks": {...}}``)."""
+    request body as is (a ReconciliationReport's ``{"blocks": {...}}``, a decided kind's ``{"claim", "decision"}``)."""
     distinct = _distinct(attestors, threshold)
     digest = statement.digest(domain)
     body = sign_request(statement, domain)
@@ -220,15 +220,19 @@ async def gather_many(
     *,
     session: aiohttp.ClientSession,
     timeout: float = DEFAULT_TIMEOUT,
+    contexts: Sequence[Mapping[str, Any] | None] = (),
 ) -> list[Gathered]:
     """`gather` for many statements, one batch request per attestor; per statement, its signatures or why
     there are none. Returns once every statement is decided or every attestor answered; a signature is
-    verified only while its statement is undecided."""
+    verified only while its statement is undecided. ``contexts``: per request, its context (or none)."""
     distinct = _distinct(attestors, threshold)
     if not requests:
         return []
     digests = [statement.digest(domain) for statement, domain in requests]
     bodies = [sign_request(statement, domain) for statement, domain in requests]
+    for body, context in zip(bodies, contexts, strict=False):
+        if context:
+            body["context"] = dict(context)
     tallies = [_Tally(distinct, threshold) for _ in requests]
     outcomes: list[list[AttestorSignature] | AttestationRefused | None] = [None] * len(requests)
 
@@ -266,10 +270,13 @@ class HttpAttestors:
         self._attestors, self._threshold = config.attestors, config.trust.threshold
         self._session, self._timeout = session, timeout
 
-    async def gather_many(self, requests: Sequence[tuple[Statement, Domain]]) -> list[Gathered]:
+    async def gather_many(
+        self, requests: Sequence[tuple[Statement, Domain]], contexts: Sequence[Mapping[str, Any] | None] = ()
+    ) -> list[Gathered]:
         return await gather_many(
-            requests, self._attestors, self._threshold, session=self._session, timeout=self._timeout
-        )
+            requests, self._attestors, self._threshold, session=self._session, timeout=self._timeout,
+            contexts=contexts,
+        )  # fmt: skip
 
     async def gather(
         self, statement: Statement, domain: Domain, *, context: Mapping[str, Any] | None = None

@@ -1,6 +1,7 @@
 """Attest: the statement of every approved operation and refund (`relayer.core.statements`), signed by a
-threshold of attestors, appended to the transparency log, stored; the operation moves on (refused: held for
-an operator, or a refund retried; not yet: retried).
+threshold of attestors (each shown the KYC claim and officer's decision the operation's decision rests on, to
+decide again itself), appended to the transparency log, stored; the operation moves on (refused, a mint or a
+refund: held for an operator; not yet: retried).
 
 Batches of `BATCH` statements fly concurrently, at most `FLIGHTS` at once, so a slow batch never holds up
 the ones behind it; a flight that lands wakes the stage for the next ones.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import structlog
 
@@ -31,6 +33,7 @@ log = structlog.get_logger("relay")
 BATCH = 100  # statements per batch request to the attestors
 FLIGHTS = 6  # batches being attested at once
 
+SHOWN = ("claim", "decision")  # payload keys naming the signed statements a decision rests on
 Statements = Callable[[Operation], tuple[Statement, Domain]]
 
 
@@ -85,18 +88,24 @@ class Attest:
             log.warning("attestation batch failed", error=repr(error))
         self.wake()
 
+    async def _shown(self, ops: list[Operation]) -> list[dict[str, Any] | None]:
+        """Per operation, the signed statements its decision rests on, for the attestors to check themselves:
+        the KYC claim and an officer's decision its payload names (``claim``, ``decision``)."""
+        named = [{k: op.payload[k] for k in SHOWN if isinstance(op.payload.get(k), str)} for op in ops]
+        documents = await self.store.attestations(d for n in named for d in n.values())
+        return [{k: documents[d] for k, d in n.items() if d in documents} or None for n in named]
+
     async def batch(self, ops: list[Operation]) -> None:
         """Gathers the attestors' signatures of ``ops``' statements, logs and stores the attestations and
         moves the operations on."""
         statements = [self.statements(op) for op in ops]
-        answers = await self.attestors.gather_many(statements)
+        answers = await self.attestors.gather_many(statements, await self._shown(ops))
         signed: list[tuple[Operation, Attestation]] = []
         moves, retries = [], []
         for op, (statement, domain), answer in zip(ops, statements, answers, strict=True):
-            if isinstance(answer, AttestationRefused) and op.state == State.APPROVED:
-                moves.append(Move(op, Event.ESCALATED, f"attestors refused: {answer}", {"reason": "attestors-refused"}))
-            elif isinstance(answer, AttestationRefused):
-                retries.append((op, f"attestors refused the refund: {answer}"))
+            if isinstance(answer, AttestationRefused):  # they decide otherwise: an operator decides
+                fields = {"reason": "attestors-refused", "reason_code": None}
+                moves.append(Move(op, Event.ESCALATED, f"attestors refused: {answer}", fields))
             elif isinstance(answer, BaseException):
                 retries.append((op, str(answer)))
             else:

@@ -18,7 +18,6 @@ from relayer.core.config import SecurityConfig
 from relayer.core.decisions import (
     BridgeBackFacts,
     Outcome,
-    RegistrationFacts,
     RevocationFacts,
     TransferFacts,
     decide_bridge_back,
@@ -28,10 +27,10 @@ from relayer.core.decisions import (
     decide_revocation,
 )
 from relayer.core.errors import Failure
+from relayer.core.facts import SourceBlock, bridge_out_facts, registration_facts
 from relayer.core.kyc import KycRecord, KycSource
 from relayer.core.model import Move, Operation
 from relayer.core.ports import ContractReads, OperationStore
-from relayer.core.signed import current_record
 from relayer.core.transfer_state import Kind, State
 from relayer.failures import classify
 from relayer.pipeline.moves import Mover
@@ -119,51 +118,25 @@ class Decide:
             return unsupported, None
         now = await views.block_time(op.source.chain_id, op.source.block_number)
         if op.kind == Kind.HOLDER_REGISTER:
-            registration = await self._registration_facts(op, now, views)
+            registration = await registration_facts(
+                views, self._kyc, now, investor=str(op.sender), wallet=str(op.recipient), chain_id=op.dest_chain_id
+            )
             outcome = decide_registration(registration, self.rules.adapters, self.rules.sanctions, self._securities)
             return outcome, _claim(registration.kyc)
         holder = await views.holder(op.dest_chain_id, str(op.recipient))
         return decide_revocation(op, RevocationFacts(now, holder)), None
 
     async def _transfer_facts(self, op: Operation, views: ContractReads) -> TransferFacts:
-        """The bridge-out's facts; a security that is not listed or a destination that is not a public chain
-        needs none from the chains (the decision is a rejection)."""
         entry = next((s for s in self.rules.securities if s.id.lower() == (op.security_id or "").lower()), None)
-        known = op.dest_chain_id in self.public_chain_ids
-        now, eligible, holder_id, kyc = 0, False, None, None
-        if known and entry is not None:
-            recipient, chain = str(op.recipient).lower(), op.dest_chain_id
-            now, allowed, holder = await asyncio.gather(
-                views.block_time(op.source.chain_id, op.source.block_number),
-                views.eligible(chain, recipient, bytes.fromhex(entry.id[2:])),
-                views.holder(chain, recipient),
-            )
-            eligible, holder_id = allowed, "0x" + holder.holder_id.hex()
-            kyc = await self._kyc(holder.holder_id, now, views)
-        return TransferFacts(
-            now=now, security=to_security(entry) if entry else None, destination_known=known, recipient=op.recipient,
-            amount=op.amount, recipient_eligible=eligible, holder_id=holder_id, kyc=kyc,
+        return await bridge_out_facts(
+            views, self._kyc, SourceBlock(op.source.chain_id, op.source.block_number),
+            security=None if entry is None else (bytes.fromhex(entry.id[2:]), to_security(entry)),
+            dest_chain_id=op.dest_chain_id, destination_known=op.dest_chain_id in self.public_chain_ids,
+            recipient=str(op.recipient).lower(), amount=int(op.amount or 0),
         )  # fmt: skip
 
-    async def _kyc(self, holder_id: bytes, now: int, views: ContractReads) -> KycRecord | None:
-        """The holder's KYC record, if its claim counts now (`relayer.core.signed.current_record`)."""
-        record = self.rules.kyc.get("0x" + holder_id.hex())
-        if record is None:
-            return None
-        return current_record(record, holder_id, await views.claim_anchor(holder_id), now)
-
-    async def _registration_facts(self, op: Operation, now: int, views: ContractReads) -> RegistrationFacts:
-        investor = str(op.sender)
-        record, linked, frozen, entry = await asyncio.gather(
-            views.investor(investor), views.linked_wallet(investor, op.dest_chain_id), views.frozen(investor),
-            views.holder(op.dest_chain_id, str(op.recipient)),
-        )  # fmt: skip
-        return RegistrationFacts(
-            now=now, investor_verified=record.verified, still_linked=linked.lower() == (op.recipient or "").lower(),
-            holder_id="0x" + record.investor_id.hex(), country=record.country, investor_class=record.investor_class,
-            kyc_expiry=record.kyc_expiry, kyc=await self._kyc(record.investor_id, now, views), frozen=frozen,
-            last_statement=entry.updated_at,
-        )  # fmt: skip
+    def _kyc(self, holder_id: bytes) -> KycRecord | None:
+        return self.rules.kyc.get("0x" + holder_id.hex())
 
 
 def _claim(kyc: KycRecord | None) -> Attestation | None:

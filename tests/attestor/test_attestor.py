@@ -1,8 +1,9 @@
 """The attestor (`dari attestor`, SPEC section 4): real attestor processes, each reading a real devnet
-through its own RPC connections, sign only what the chain shows and is final; a forged statement gets a
-refusal or "not final", never a signature; the journal keeps transfer and refund of one bridge-out
-mutually exclusive across restarts; `gather` verifies each signature before counting it; a batch
-(``/v1/sign-batch``, `gather_many`) answers each of its requests as ``/v1/sign`` would.
+through its own RPC connections, sign only what the chain shows and is final and what their own decision
+allows (the attacks on that decision: tests/attestor/test_attacks.py); a forged statement gets a refusal or
+"not final", never a signature; the journal keeps transfer and refund of one bridge-out mutually exclusive
+across restarts; `gather` verifies each signature before counting it; a batch (``/v1/sign-batch``,
+`gather_many`) answers each of its requests as ``/v1/sign`` would.
 
 The devnet's own attestors keep running; the processes under test use a copy of its config with their own
 ports and journals, and the relayer is not started (nothing else acts on the test's bridge-outs)."""
@@ -12,22 +13,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import subprocess
-import sys
 import time
-import tomllib
-from collections.abc import AsyncIterator, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-import tomli_w
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from eth_account import Account
-from eth_account.signers.local import LocalAccount
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -39,241 +35,51 @@ from attestations.kinds import (
     HolderRevocation,
     RefundAuthorization,
     ReleaseAuthorization,
-    Statement,
     TransferAuthorization,
 )
-from attestations.trust import TrustList
 from attestations.verify import verify
 from attestor.checks import Checker
 from attestor.errors import BadRequest, NotFinal, Refused
 from attestor.journal import Journal, JournalEntry
 from attestor.requests import MAX_BATCH, MAX_BATCH_BYTES, parse_sign_request
 from attestor.topology import PublicChain, Topology
-from relayer.core.config import AttestorConfig, Config, load_config
-from relayer.core.constants import BRIDGE_BACK, BRIDGE_OUT
+from relayer.core.config import AttestorConfig
+from relayer.core.constants import BRIDGE_BACK
 from relayer.core.errors import AttestationRefused, NotYetAttested
 from relayer.core.events import BridgeBack, BridgeOut
-from relayer.devtools.devnet import control
-from relayer.devtools.devnet.anvil import free_port
 from relayer.devtools.devnet.cast import (
     ATTESTOR_IDS,
-    CAST,
     COUNTRY_NUMERIC,
-    INVESTOR_CLASSES,
     attestor_account,
     attestor_key,
 )
-from relayer.devtools.devnet.manifest import ChainEntry, InvestorEntry, Manifest, SecurityEntry
 from relayer.edges.attestor_client import check_signature, gather, gather_many, sign_request
 from relayer.edges.evm.artifacts import Artifacts
 from relayer.edges.evm.client import ChainClient, RevertDecoder
 from relayer.edges.evm.logs import decode_log
+from tests.support.attestors import (
+    Env,
+    ask,
+    block_time,
+    bridge_out,
+    decision_about,
+    eligibility_of,
+    gateway_domain,
+    holders_domain,
+    post,
+    raw_logs,
+    refund_of,
+    shown,
+    transfer_of,
+)
 
-START_TIMEOUT = 20.0
-ZERO32 = b"\0" * 32
-
-
-# --- attestor processes ------------------------------------------------------------------------------------
-
-
-@dataclass
-class Attestors:
-    """Attestor processes run from ``config_path`` (a copy of the devnet config with their own ports)."""
-
-    config_path: Path
-    config: Config
-    logs: Path
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def entry(self, attestor_id: str) -> AttestorConfig:
-        return next(a for a in self.config.attestors if a.id == attestor_id)
-
-    def url(self, attestor_id: str) -> str:
-        return self.entry(attestor_id).url
-
-    def spawn(self, attestor_id: str) -> None:
-        self.logs.mkdir(parents=True, exist_ok=True)
-        with (self.logs / f"{attestor_id}.log").open("ab") as log:
-            self.procs[attestor_id] = subprocess.Popen(
-                [sys.executable, "-m", "relayer", "attestor", "--config", str(self.config_path), "--id", attestor_id],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )  # fmt: skip
-
-    async def wait_healthy(self, *ids: str) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + START_TIMEOUT
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as session:
-            for attestor_id in ids:
-                while True:
-                    if self.procs[attestor_id].poll() is not None:
-                        log = (self.logs / f"{attestor_id}.log").read_text()
-                        raise RuntimeError(f"attestor {attestor_id} exited:\n{log}")
-                    try:
-                        async with session.get(self.url(attestor_id) + "/healthz") as response:
-                            if response.status == 200:
-                                break
-                    except (aiohttp.ClientError, TimeoutError):
-                        pass
-                    if loop.time() > deadline:
-                        raise RuntimeError(f"attestor {attestor_id} did not become healthy")
-                    await asyncio.sleep(0.05)
-
-    def stop(self, attestor_id: str) -> int:
-        """Stops one attestor with SIGTERM; returns its exit code."""
-        proc = self.procs.pop(attestor_id)
-        proc.terminate()
-        try:
-            return proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return proc.wait()
-
-    def stop_all(self) -> None:
-        for attestor_id in list(self.procs):
-            self.stop(attestor_id)
+RULE_144 = 365 * 24 * 3600  # the US lock-up of a non-reporting issuer's security (docs/jurisdictions)
 
 
-@dataclass(frozen=True)
-class Env:
-    manifest: Manifest
-    attestors: Attestors
-
-    @property
-    def config(self) -> Config:
-        return self.attestors.config
-
-    @property
-    def registry_chain_id(self) -> int:
-        return self.manifest.registry.chain_id
-
-    @property
-    def escrow_domain(self) -> Domain:
-        return Domain(self.registry_chain_id, self.manifest.registry.contracts["escrow"])
-
-    def public(self, name: str) -> ChainEntry:
-        return next(c for c in self.manifest.public if c.name == name)
-
-    def investor(self, name: str) -> InvestorEntry:
-        return next(i for i in self.manifest.investors if i.name == name)
-
-    @property
-    def security(self) -> SecurityEntry:
-        return self.manifest.securities[0]
-
-    def trust(self) -> TrustList:
-        return TrustList.parse(
-            {
-                "epoch": self.config.trust.epoch,
-                "threshold": self.config.trust.threshold,
-                "attestors": [{"id": a.id, "ed25519": a.ed25519, "address": a.address} for a in self.config.attestors],
-            }
-        )
-
-
-def _test_config(root: Path) -> Path:
-    raw = tomllib.loads((root / "dari.toml").read_text())
-    for entry in raw["attestors"]:
-        entry["url"] = f"http://127.0.0.1:{free_port()}"
-        entry["journal"] = str(root / "test-journals" / f"{entry['id']}.db")
-    path = root / "attestors-test.toml"
-    path.write_text(tomli_w.dumps(raw))
-    return path
-
-
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    root = tmp_path_factory.mktemp("attestor-devnet")
-    attestors: Attestors | None = None
-    try:
-        manifest = asyncio.run(control.up(root, relayer=False))
-        config_path = _test_config(root)
-        attestors = Attestors(config_path, load_config(config_path), root / "test-logs")
-        for attestor_id in ATTESTOR_IDS:
-            attestors.spawn(attestor_id)
-        asyncio.run(attestors.wait_healthy(*ATTESTOR_IDS))
-        yield Env(manifest, attestors)
-    finally:
-        if attestors is not None:
-            attestors.stop_all()
-        control.down(root)
-
-
-# --- chain and HTTP helpers ----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def registry(env: Env, artifacts: Artifacts) -> AsyncIterator[ChainClient]:
-    async with ChainClient(env.manifest.registry.rpc_url, RevertDecoder.from_artifacts(artifacts)) as client:
-        yield client
-
-
-async def _raw_logs(chain: ChainClient, tx_hash: str) -> list[dict[str, Any]]:
-    receipt = await chain.rpc("eth_getTransactionReceipt", [tx_hash])
-    return list(receipt["logs"])
-
-
-async def bridge_out(
-    env: Env, chain: ChainClient, artifacts: Artifacts, investor: str, dest: str, amount: int, recipient: str = ""
-) -> BridgeOut:
-    """A real bridge-out by ``investor`` to their wallet on ``dest`` (or ``recipient``)."""
-    member = env.investor(investor)
-    public = env.public(dest)
-    account: LocalAccount = Account.from_key(member.registry_key)
-    token = chain.contract(artifacts.get("SecurityToken"), env.security.registry_token)
-    escrow = chain.contract(artifacts.get("BridgeEscrow"), env.manifest.registry.contracts["escrow"])
-    await chain.transact(token.functions.approve(escrow.address, amount), account)
-    to = recipient or member.wallets[str(public.chain_id)].address
-    receipt = await chain.transact(escrow.functions.bridgeOut(token.address, amount, public.chain_id, to), account)
-    for log in await _raw_logs(chain, receipt["transactionHash"].to_0x_hex()):
-        event = decode_log(env.registry_chain_id, log)
-        if isinstance(event, BridgeOut):
-            return event
-    raise AssertionError(f"no {BRIDGE_OUT} in the bridge-out receipt")
-
-
-def transfer_of(env: Env, event: BridgeOut) -> TransferAuthorization:
-    return TransferAuthorization(
-        env.registry_chain_id, event.nonce, bytes.fromhex(env.security.id[2:]), event.sender, event.recipient,
-        event.amount, 0,
-    )  # fmt: skip
-
-
-def refund_of(event: BridgeOut, reason: int = 1) -> RefundAuthorization:
-    return RefundAuthorization(event.nonce, event.token, event.sender, event.amount, reason)
-
-
-def gateway_domain(env: Env, chain: str) -> Domain:
-    public = env.public(chain)
-    return Domain(public.chain_id, public.contracts["gateway"])
-
-
-def holders_domain(env: Env, chain: str) -> Domain:
-    public = env.public(chain)
-    return Domain(public.chain_id, public.contracts["holderRegistry"])
-
-
-async def post(url: str, body: bytes | dict[str, Any]) -> tuple[int, Any]:
-    """Status and JSON body of ``POST url``; every answer must be JSON."""
-    data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url, data=data, headers={"Content-Type": "application/json"}) as response,
-    ):
-        return response.status, await response.json(content_type=None)
-
-
-async def ask(env: Env, attestor_id: str, statement: Statement, domain: Domain) -> tuple[int, Any]:
-    return await post(env.attestors.url(attestor_id) + "/v1/sign", sign_request(statement, domain))
-
-
-def eligibility_of(env: Env, name: str, chain: str, now: int, **changes: Any) -> HolderEligibility:
-    member = next(m for m in CAST if m.name == name)
-    public = env.public(chain)
-    statement = HolderEligibility(
-        member.investor_id, member.wallet_account(chain).address, public.chain_id, COUNTRY_NUMERIC[member.country],
-        INVESTOR_CLASSES[member.investor_class], ZERO32, b"\x01" * 32, now, now + 30 * 24 * 3600,
-    )  # fmt: skip
-    return replace(statement, **changes)
+async def minjun_eligibility(env: Env, artifacts: Artifacts) -> dict[str, Any]:
+    """A sign request the attestors accept: Minjun's eligibility on ethereum, his KYC claim shown."""
+    statement = await eligibility_of(env, artifacts, "Minjun", "ethereum")
+    return {**sign_request(statement, holders_domain(env, "ethereum")), "context": shown(env.claim("Minjun"))}
 
 
 # --- against the devnet ----------------------------------------------------------------------------------------
@@ -293,11 +99,13 @@ async def test_identity_and_health(env: Env) -> None:
 async def test_a_real_bridge_out_is_attested_and_the_signatures_mint(
     env: Env, registry: ChainClient, artifacts: Artifacts
 ) -> None:
-    """INV-007: two attestors, each checking the escrow's event itself, sign a transfer authorization that
-    verifies against the trust list and that the gateway accepts."""
-    event = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 11)
+    """INV-007: two attestors, each checking the escrow's event itself and deciding it with the holder's KYC
+    claim, sign a transfer authorization that verifies against the trust list and that the gateway accepts."""
+    event = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 11)
     statement, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
-    signatures = await gather(statement, domain, env.config.attestors, env.config.trust.threshold)
+    signatures = await gather(
+        statement, domain, env.config.attestors, env.config.trust.threshold, context=shown(env.claim("Minjun"))
+    )
     assert len(signatures) == 2
     assert [int(env.attestors.entry(s.attestor).address, 16) for s in signatures] == sorted(
         int(env.attestors.entry(s.attestor).address, 16) for s in signatures
@@ -314,10 +122,10 @@ async def test_a_real_bridge_out_is_attested_and_the_signatures_mint(
         await chain.rpc("anvil_setBalance", [submitter.address, hex(10**18)])
         await chain.transact(gateway.functions.mint(statement.as_tuple(), [s.secp256k1 for s in signatures]), submitter)
         assert await chain.call(wrapped.functions.balanceOf(event.recipient)) == before + 11
-    # minted: no attestor refunds it now, whatever its journal says
-    status, body = await ask(env, "att-3", refund_of(event), env.escrow_domain)
-    assert status == 409
-    assert body["reason"] in ("already-minted", "journal-conflict")
+    # minted: no attestor refunds it now, whatever its journal says, even an officer's rejection shown
+    rejection = decision_about(env, event.ref, approve=False)
+    status, body = await ask(env, "att-3", refund_of(event, reason=4), env.escrow_domain, shown(decision=rejection))
+    assert (status, body["reason"]) == (409, "already-minted")
 
 
 @pytest.mark.integration
@@ -356,29 +164,42 @@ async def test_forged_transfer_statements_get_no_signature(
 async def test_transfer_and_refund_exclude_each_other_across_a_restart(
     env: Env, registry: ChainClient, artifacts: Artifacts
 ) -> None:
-    """INV-002: one attestor never signs both the transfer and the refund of one bridge-out; its journal
-    keeps that across a restart (and a graceful SIGTERM exits 0)."""
-    first = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 3)
-    second = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 4)
-    domain = gateway_domain(env, "ethereum")
-    assert (await ask(env, "att-1", transfer_of(env, first), domain))[0] == 200
-    status, body = await ask(env, "att-1", refund_of(first), env.escrow_domain)
+    """INV-002: one attestor never signs both the transfer and the refund of one bridge-out, even when shown an
+    officer's approval and a (contradicting) rejection of it; its journal keeps that across a restart (and a
+    graceful SIGTERM exits 0)."""
+    first = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 3)
+    second = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 4)
+    claim, domain = env.claim("Alice"), gateway_domain(env, "ethereum")
+
+    async def approved(event: BridgeOut) -> tuple[TransferAuthorization, dict[str, Any]]:
+        lockup = await block_time(registry, event.ref.block_number) + RULE_144
+        return transfer_of(env, event, lockup), shown(claim, decision_about(env, event.ref, locked_until=lockup))
+
+    def rejected(event: BridgeOut) -> tuple[RefundAuthorization, dict[str, Any]]:
+        return refund_of(event, reason=4), shown(claim, decision_about(env, event.ref, approve=False))
+
+    transfer, context = await approved(first)
+    assert (await ask(env, "att-1", transfer, domain, context))[0] == 200
+    status, body = await ask(env, "att-1", rejected(first)[0], env.escrow_domain, rejected(first)[1])
     assert (status, body["reason"]) == (409, "journal-conflict")
-    assert (await ask(env, "att-1", refund_of(second), env.escrow_domain))[0] == 200
-    status, body = await ask(env, "att-1", transfer_of(env, second), domain)
+    assert (await ask(env, "att-1", rejected(second)[0], env.escrow_domain, rejected(second)[1]))[0] == 200
+    transfer, context = await approved(second)
+    status, body = await ask(env, "att-1", transfer, domain, context)
     assert (status, body["reason"]) == (409, "journal-conflict")
 
     assert env.attestors.stop("att-1") == 0
     env.attestors.spawn("att-1")
     await env.attestors.wait_healthy("att-1")
-    status, body = await ask(env, "att-1", refund_of(first, reason=2), env.escrow_domain)
+    status, body = await ask(env, "att-1", rejected(first)[0], env.escrow_domain, rejected(first)[1])
     assert (status, body["reason"]) == (409, "journal-conflict")
-    status, body = await ask(env, "att-1", transfer_of(env, second), domain)
+    status, body = await ask(env, "att-1", transfer, domain, context)
     assert (status, body["reason"]) == (409, "journal-conflict")
-    assert (await ask(env, "att-1", transfer_of(env, first), domain))[0] == 200  # the same statement again
+    transfer, context = await approved(first)
+    assert (await ask(env, "att-1", transfer, domain, context))[0] == 200  # the same statement again
     # another attestor, with its own journal, may still sign the refund (the contracts need a threshold)
-    assert (await ask(env, "att-2", refund_of(first), env.escrow_domain))[0] == 200
-    status, body = await ask(env, "att-2", refund_of(replace(first, amount=first.amount + 1)), env.escrow_domain)
+    assert (await ask(env, "att-2", rejected(first)[0], env.escrow_domain, rejected(first)[1]))[0] == 200
+    bigger = refund_of(replace(first, amount=first.amount + 1), reason=4)
+    status, body = await ask(env, "att-2", bigger, env.escrow_domain, rejected(first)[1])
     assert (status, body["reason"]) == (409, "amount-mismatch")
 
 
@@ -386,17 +207,20 @@ async def test_transfer_and_refund_exclude_each_other_across_a_restart(
 async def test_an_attested_refund_is_usable_and_then_no_transfer_is_signed(
     env: Env, registry: ChainClient, artifacts: Artifacts
 ) -> None:
-    """INV-008: refund signatures gathered from two attestors refund on the escrow; afterwards even an
+    """INV-008: a bridge-out the attestors' own rules reject (the recipient is not a verified holder) gets refund
+    signatures, with that reason code only, from two attestors, which refund on the escrow; afterwards even an
     attestor that never signed the refund refuses the transfer (the escrow says refunded)."""
     event = await bridge_out(env, registry, artifacts, "Bob Miller", "ethereum", 2)
-    refund = refund_of(event, reason=7)
+    status, body = await ask(env, "att-2", refund_of(event, reason=7), env.escrow_domain)
+    assert (status, body["reason"]) == (409, "reason-mismatch")
+    refund = refund_of(event, reason=1)  # recipient-not-verified
     others = [env.attestors.entry("att-2"), env.attestors.entry("att-3")]
     signatures = await gather(refund, env.escrow_domain, others, 2)
     escrow = registry.contract(artifacts.get("BridgeEscrow"), env.manifest.registry.contracts["escrow"])
     token = registry.contract(artifacts.get("SecurityToken"), env.security.registry_token)
     before = await registry.call(token.functions.balanceOf(event.sender))
     await registry.transact(
-        escrow.functions.refund(event.nonce, 7, [s.secp256k1 for s in signatures]), Account.create()
+        escrow.functions.refund(event.nonce, 1, [s.secp256k1 for s in signatures]), Account.create()
     )
     assert await registry.call(token.functions.balanceOf(event.sender)) == before + 2
     status, body = await ask(env, "att-1", transfer_of(env, event), gateway_domain(env, "ethereum"))
@@ -422,7 +246,7 @@ async def test_release_of_a_real_bridge_back_is_signed_and_a_fake_one_refused(en
         receipt = await chain.transact(
             gateway.functions.bridgeBack(token, 6, member.registry_address), Account.from_key(wallet.key)
         )
-        logs = await _raw_logs(chain, receipt["transactionHash"].to_0x_hex())
+        logs = await raw_logs(chain, receipt["transactionHash"].to_0x_hex())
     burn = next(e for e in (decode_log(rollup.chain_id, log) for log in logs) if isinstance(e, BridgeBack))
     assert burn.amount == 6, BRIDGE_BACK
     release = ReleaseAuthorization(rollup.chain_id, burn.nonce, security_id, wallet.address, member.registry_address, 6)
@@ -458,12 +282,13 @@ async def test_release_of_a_real_bridge_back_is_signed_and_a_fake_one_refused(en
 
 @pytest.mark.integration
 async def test_holder_statements_follow_the_registry(env: Env, registry: ChainClient, artifacts: Artifacts) -> None:
-    """INV-004/INV-006: eligibility is signed for a linked, verified investor's wallet with the registry's
-    facts; an unlinked wallet or other facts are refused; a revocation only once the link ended."""
+    """INV-004/INV-006: eligibility is signed for a linked, verified investor's wallet with the registry's facts
+    and exactly the window and rule pack the rules derive; an unlinked wallet, other facts, another window or
+    rule pack, or no KYC claim shown are refused; a revocation only once the link ended."""
     now = int(time.time())
-    eligible = eligibility_of(env, "Yuki Sato", "rollup", now)
-    domain = holders_domain(env, "rollup")
-    signatures = await gather(eligible, domain, env.config.attestors, 2)
+    eligible = await eligibility_of(env, artifacts, "Yuki", "rollup")
+    domain, context = holders_domain(env, "rollup"), shown(env.claim("Yuki"))
+    signatures = await gather(eligible, domain, env.config.attestors, 2, context=context)
     assert (
         verify(Attestation(eligible, domain, tuple(signatures)), env.trust(), now=now + 1, kind=HolderEligibility)
         == eligible
@@ -477,11 +302,17 @@ async def test_holder_statements_follow_the_registry(env: Env, registry: ChainCl
         (replace(eligible, holder_id=b"\x05" * 32), domain, "holder-id-mismatch"),
         (replace(eligible, valid_until=now + 10 * 365 * 24 * 3600), domain, "beyond-kyc-expiry"),
         (replace(eligible, valid_from=now + 3600), domain, "from-future"),
+        (replace(eligible, valid_from=now + 200), domain, "from-future"),  # within the clock skew, not the chain
+        (replace(eligible, valid_from=eligible.valid_from - 10**6), domain, "before-link"),
+        (replace(eligible, valid_until=eligible.valid_until - 1), domain, "statement-mismatch"),
+        (replace(eligible, rule_pack_hash=b"\x01" * 32), domain, "statement-mismatch"),
         (eligible, holders_domain(env, "ethereum"), "wrong-domain"),
     ]
     for statement, statement_domain, reason in refusals:
-        status, body = await ask(env, "att-2", statement, statement_domain)
+        status, body = await ask(env, "att-2", statement, statement_domain, context)
         assert (status, body.get("reason")) == (409, reason), (statement, body)
+    status, body = await ask(env, "att-2", eligible, domain)  # no claim shown: no KYC evidence, held
+    assert (status, body.get("reason")) == (409, "operator-decision-required")
 
     revocation = HolderRevocation(eligible.wallet, eligible.chain_id, 1, now)
     status, body = await ask(env, "att-2", revocation, domain)
@@ -494,15 +325,14 @@ async def test_holder_statements_follow_the_registry(env: Env, registry: ChainCl
     await registry.transact(links.functions.unlink(eligible.chain_id), yuki)
     signatures = await gather(revocation, domain, env.config.attestors, 2)
     assert len(signatures) == 2
-    status, body = await ask(env, "att-2", eligible, domain)
+    status, body = await ask(env, "att-2", eligible, domain, context)
     assert (status, body["reason"]) == (409, "wallet-unlinked")
 
 
 @pytest.mark.integration
-async def test_bad_requests_are_4xx_json_never_500(env: Env) -> None:
+async def test_bad_requests_are_4xx_json_never_500(env: Env, artifacts: Artifacts) -> None:
     url = env.attestors.url("att-1")
-    now = int(time.time())
-    good = sign_request(eligibility_of(env, "Alice Carter", "ethereum", now), holders_domain(env, "ethereum"))
+    good = await minjun_eligibility(env, artifacts)
     bad_bodies: list[bytes | dict[str, Any]] = [
         b"",
         b"not json",
@@ -525,6 +355,11 @@ async def test_bad_requests_are_4xx_json_never_500(env: Env) -> None:
         {**good, "message": {**good["message"], "holderId": "0x12"}},
         {**good, "message": {k: v for k, v in good["message"].items() if k != "scope"}},
         {**good, "message": "x"},
+        {**good, "context": {"claim": "x"}},
+        {**good, "context": {"claim": {**good["context"]["claim"], "digest": "0x" + "00" * 32}}},
+        {**good, "context": {"decision": good["context"]["claim"]}},  # a claim is no officer's decision
+        {**good, "context": {"blocks": {"1": 1}}},
+        {**good, "context": []},
     ]
     for body in bad_bodies:
         status, answer = await post(url + "/v1/sign", body)
@@ -543,16 +378,16 @@ async def test_bad_requests_are_4xx_json_never_500(env: Env) -> None:
 
 
 @pytest.mark.integration
-async def test_gather_reaches_the_threshold_with_one_attestor_down_not_two(env: Env) -> None:
-    statement = eligibility_of(env, "Alice Carter", "ethereum", int(time.time()))
-    domain = holders_domain(env, "ethereum")
+async def test_gather_reaches_the_threshold_with_one_attestor_down_not_two(env: Env, artifacts: Artifacts) -> None:
+    statement = await eligibility_of(env, artifacts, "Minjun", "ethereum")
+    domain, context = holders_domain(env, "ethereum"), shown(env.claim("Minjun"))
     try:
         assert env.attestors.stop("att-3") == 0
-        signatures = await gather(statement, domain, env.config.attestors, 2, timeout=3)
+        signatures = await gather(statement, domain, env.config.attestors, 2, timeout=3, context=context)
         assert sorted(s.attestor for s in signatures) == ["att-1", "att-2"]
         env.attestors.stop("att-2")
         with pytest.raises(NotYetAttested):
-            await gather(statement, domain, env.config.attestors, 2, timeout=3)
+            await gather(statement, domain, env.config.attestors, 2, timeout=3, context=context)
     finally:
         for attestor_id in ("att-2", "att-3"):
             if attestor_id not in env.attestors.procs:
@@ -568,36 +403,35 @@ async def test_a_batch_answers_each_request_in_order_as_sign_would(
     env: Env, registry: ChainClient, artifacts: Artifacts
 ) -> None:
     """One ``/v1/sign-batch``: the real transfer is signed (a signature that verifies), a forged amount refused,
-    a malformed item 400, an unknown nonce not final, and the refund of the transfer signed earlier in the same
-    batch a journal conflict, which the journal keeps for later requests."""
-    event = await bridge_out(env, registry, artifacts, "Alice Carter", "ethereum", 7)
+    a malformed item 400, an unknown nonce not final, and the refund of the transfer (which the rules approve)
+    refused, as it is asked alone afterwards."""
+    event = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 7)
     transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
+    context = shown(env.claim("Minjun"))
     requests = [
-        sign_request(transfer, domain),
-        sign_request(replace(transfer, amount=700), domain),
+        {**sign_request(transfer, domain), "context": context},
+        {**sign_request(replace(transfer, amount=700), domain), "context": context},
         {**sign_request(transfer, domain), "kind": "Nonsense"},
         sign_request(replace(transfer, source_nonce=10**9), domain),
-        sign_request(refund_of(event), env.escrow_domain),
+        {**sign_request(refund_of(event), env.escrow_domain), "context": context},
     ]
     status, body = await post(env.attestors.url("att-1") + "/v1/sign-batch", {"requests": requests})
     assert status == 200, body
     answers = body["answers"]
     assert [a["status"] for a in answers] == [200, 409, 400, 425, 409]
-    assert [answers[i]["body"]["reason"] for i in (1, 3, 4)] == ["amount-mismatch", "not-found", "journal-conflict"]
+    assert [answers[i]["body"]["reason"] for i in (1, 3, 4)] == ["amount-mismatch", "not-found", "refund-not-decided"]
     assert answers[2]["body"]["error"] == "malformed"
     signature = check_signature(env.attestors.entry("att-1"), transfer.digest(domain), answers[0]["body"])
     assert signature.attestor == "att-1"
-    status, single = await ask(env, "att-1", refund_of(event), env.escrow_domain)
-    assert (status, single["reason"]) == (409, "journal-conflict")
+    status, single = await ask(env, "att-1", refund_of(event), env.escrow_domain, context)
+    assert (status, single["reason"]) == (409, "refund-not-decided")
 
 
 @pytest.mark.integration
-async def test_a_body_that_is_not_a_batch_is_refused_whole(env: Env) -> None:
+async def test_a_body_that_is_not_a_batch_is_refused_whole(env: Env, artifacts: Artifacts) -> None:
     """Not an object of exactly ``requests``, or 0 or more than `MAX_BATCH` of them: 400; too long: 413."""
     url = env.attestors.url("att-2") + "/v1/sign-batch"
-    good = sign_request(
-        eligibility_of(env, "Alice Carter", "ethereum", int(time.time())), holders_domain(env, "ethereum")
-    )
+    good = await minjun_eligibility(env, artifacts)
     bodies: list[bytes | dict[str, Any]] = [
         b"not json", json.dumps([good]).encode(), {"requests": good}, {"requests": []},
         {"requests": [good] * (MAX_BATCH + 1)},
@@ -615,16 +449,19 @@ async def test_a_body_that_is_not_a_batch_is_refused_whole(env: Env) -> None:
 async def test_gather_many_decides_each_statement(env: Env, registry: ChainClient, artifacts: Artifacts) -> None:
     """Per statement: ``threshold`` signatures by increasing signer address that verify as an attestation, a
     refusal, or not yet attested (not final; or, for all of them, too few attestors running)."""
-    event = await bridge_out(env, registry, artifacts, "Lena Fischer", "ethereum", 6)
+    event = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 6)
     transfer, domain = transfer_of(env, event), gateway_domain(env, "ethereum")
     requests = [
         (transfer, domain),
         (replace(transfer, amount=60), domain),
         (replace(transfer, source_nonce=10**9), domain),
     ]
+    contexts = [shown(env.claim("Minjun"))] * 3
     threshold = env.config.trust.threshold
     async with aiohttp.ClientSession() as session:
-        signed, refused, unknown = await gather_many(requests, env.config.attestors, threshold, session=session)
+        signed, refused, unknown = await gather_many(
+            requests, env.config.attestors, threshold, session=session, contexts=contexts
+        )
         assert isinstance(signed, list) and len(signed) == threshold
         addresses = [int(env.attestors.entry(s.attestor).address, 16) for s in signed]
         assert addresses == sorted(addresses)
@@ -635,7 +472,9 @@ async def test_gather_many_decides_each_statement(env: Env, registry: ChainClien
         try:
             env.attestors.stop("att-2")
             env.attestors.stop("att-3")
-            outcomes = await gather_many(requests, env.config.attestors, 2, session=session, timeout=3)
+            outcomes = await gather_many(
+                requests, env.config.attestors, 2, session=session, timeout=3, contexts=contexts
+            )
             assert all(isinstance(o, NotYetAttested) for o in outcomes), outcomes
         finally:
             for attestor_id in ("att-2", "att-3"):

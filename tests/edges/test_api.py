@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -14,9 +15,13 @@ from openapi_spec_validator import validate
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from attestations.attestation import Attestation
+from attestations.eip712 import Domain
 from attestations.log import TransparencyLog
-from relayer.core.config import parse_config
+from relayer.core.config import Config, SignerConfig, parse_config
+from relayer.core.model import Source
+from relayer.core.signed import signed_decision, trust_of
 from relayer.core.transfer_state import Event
+from relayer.devtools.devnet.cast import officer_key
 from relayer.edges.db import engine as db
 from relayer.edges.db.log_store import SqlLogStorage
 from relayer.edges.db.store import OperationStore
@@ -32,9 +37,10 @@ Client = TestClient[web.Request, web.Application]
 TOKEN = "s3cret-token"
 RECOGNITION = json.loads(vector_path("RecognitionRecord").read_text())["attestation"]
 SECURITY_ID = RECOGNITION["typedData"]["message"]["securityId"]
+DECISIONS = Domain(820001, "0x" + "e5" * 20)  # where the officer's decisions are bound (the escrow's domain)
 
 
-def config() -> object:
+def config() -> Config:
     raw = minimal()
     raw["securities"] = [{"id": SECURITY_ID, "isin": "KR7005930003", "name": "Hanbit", "asset_class": "equity"}]
     return parse_config(raw)
@@ -55,8 +61,32 @@ async def seeded_app(engine: AsyncEngine) -> web.Application:
         attestation = Attestation.parse(document_)
         await log.append(attestation.digest)
         await store.save_attestation(attestation, "820001-2")
-    operator = Operator(store, time.time)
-    return build_app(config(), store, log, log_signer(), token=TOKEN, operator=operator)  # type: ignore[arg-type]
+    cfg = config()
+    operator = Operator(store, time.time, log, trust_of([officer()]), DECISIONS)
+    return build_app(cfg, store, log, log_signer(), token=TOKEN, operator=operator)
+
+
+def officer() -> SignerConfig:
+    public = officer_key().public()
+    return SignerConfig(id=public["id"], ed25519=public["ed25519"], address=public["address"])
+
+
+async def decision(client: Client, operation_id: str, approve: bool = True, other: bool = False) -> dict[str, Any]:
+    """The devnet officer's signed decision about ``operation_id`` (as the API shows it; ``other``: about
+    another event of its transaction), as a request body."""
+    shown = await (await client.get(f"/v1/transfers/{operation_id}")).json()
+    log_index = shown["sourceLogIndex"] + (1 if other else 0)
+    source = Source(shown["sourceChainId"], shown["sourceTxHash"], shown["sourceBlock"], "", log_index)
+    signed = signed_decision(
+        officer_key(),
+        DECISIONS,
+        source,
+        approve=approve,
+        locked_until=0,
+        reason="ok",
+        now=1,
+    )
+    return {"decision": signed.to_json()}
 
 
 @pytest.fixture
@@ -151,13 +181,9 @@ async def test_unknown_things_are_json_4xx(client: Client, method: str, url: str
 
 
 async def test_state_changes_need_the_bearer_token(client: Client) -> None:
-    assert (await client.post("/v1/transfers/820001-1/approve")).status == 401
-    assert (await client.post("/v1/transfers/820001-1/approve", headers={"Authorization": "Bearer nope"})).status == 401
+    assert (await client.post("/v1/transfers/820001-1/retry")).status == 401
+    assert (await client.post("/v1/transfers/820001-1/retry", headers={"Authorization": "Bearer nope"})).status == 401
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    approved = await client.post("/v1/transfers/820001-1/approve", headers=auth)
-    assert (approved.status, (await approved.json())["state"]) == (200, "approved")
-    again = await client.post("/v1/transfers/820001-1/approve", headers=auth)
-    assert again.status == 409
     assert (await client.post("/v1/transfers/820001-999/retry", headers=auth)).status == 404
     assert (await client.post("/v1/transfers/820001-1/explode", headers=auth)).status == 404
     bad = await client.post("/v1/pause", headers=auth, data=b"not json")
@@ -166,6 +192,30 @@ async def test_state_changes_need_the_bearer_token(client: Client) -> None:
     assert wrong.status == 400
     unavailable = await client.post("/v1/pause", headers=auth, json={"direction": "inbound", "paused": True})
     assert unavailable.status == 503  # this test app has no chain access
+
+
+async def test_approval_and_rejection_take_the_officers_signed_decision_not_the_token(client: Client) -> None:
+    """The relayer holds no officer key: the bearer token approves nothing; the officer's own signature on the
+    held transfer does (it authenticates itself), once."""
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    for body in (None, {}, {"decision": "x"}, {"decision": {"kind": "OperatorDecision"}}):
+        answer = await client.post("/v1/transfers/820001-1/approve", headers=auth, json=body)
+        assert answer.status == 400, body
+    other = await decision(client, "820001-1", other=True)  # signed, but about another event
+    refused = await client.post("/v1/transfers/820001-1/approve", json=other)
+    assert refused.status == 409
+    assert "operator-decision-invalid" in (await refused.json())["error"]
+    rejecting = await decision(client, "820001-1", approve=False)
+    assert (await client.post("/v1/transfers/820001-1/approve", json=rejecting)).status == 409
+    body = await decision(client, "820001-1")
+    approved = await client.post("/v1/transfers/820001-1/approve", json=body)
+    assert (approved.status, (await approved.json())["state"]) == (200, "approved")
+    shown = await (await client.get("/v1/transfers/820001-1")).json()
+    assert shown["operatorDecision"] == "0x" + Attestation.parse(body["decision"]).digest.hex()
+    assert (await client.get(f"/v1/attestations/{shown['operatorDecision']}")).status == 200
+    again = await client.post("/v1/transfers/820001-1/approve", json=body)
+    assert again.status == 409
+    assert (await client.post("/v1/transfers/820001-999/reject", json=rejecting)).status == 404
 
 
 async def test_body_size_limit(client: Client) -> None:
@@ -177,8 +227,8 @@ async def test_body_size_limit(client: Client) -> None:
 async def test_without_a_configured_token_state_changes_are_disabled(database_url: str) -> None:
     engine = db.create_engine(database_url)
     await db.upgrade(engine)
-    app = build_app(config(), OperationStore(engine), TransparencyLog(SqlLogStorage(engine)), None)  # type: ignore[arg-type]
+    app = build_app(config(), OperationStore(engine), TransparencyLog(SqlLogStorage(engine)), None)
     async with TestClient(TestServer(app)) as c:
-        assert (await c.post("/v1/transfers/x/approve", headers={"Authorization": "Bearer x"})).status == 403
+        assert (await c.post("/v1/transfers/x/retry", headers={"Authorization": "Bearer x"})).status == 403
         assert (await c.get("/v1/log/sth")).status == 503
     await engine.dispose()

@@ -35,6 +35,7 @@ SEMANTIC_400 = {
     "/v1/pause": "chainId must be a configured public chain",
     "/v1/recognition": "security must be a configured security",
     "/v1/log/proof/consistency": "first <= second <= the log's size",
+    "/v1/transfers/{id}/{decision}": "the decision must be an attestation whose digest and signatures hold",
 }
 CONFIG = schemathesis.Config.from_dict(
     {

@@ -13,9 +13,12 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 
+from attestations.attestation import Attestation
+from attestations.kinds import OperatorDecision
 from relayer.core.transfer_state import State
 from relayer.devtools.devnet import control
 from relayer.devtools.devnet.cast import DEPLOYER_KEY
+from relayer.devtools.devnet.holders import approve_seeded_holders
 from tests.support import postgres
 from tests.support.bridge import Bridge
 
@@ -48,6 +51,7 @@ async def bridge(devnet: tuple[Path, str]) -> AsyncIterator[Bridge]:
     async with Bridge(root, url) as b:
         if not b.processes.running() or "relayer" not in {r.name for r in b.processes.running()}:
             await b.start_relayer()
+            await approve_seeded_holders(root)
         yield b
 
 
@@ -96,8 +100,10 @@ async def test_ineligible_recipient_is_refunded_with_reason(bridge: Bridge) -> N
 
 
 async def test_escalated_transfer_is_held_then_approved_or_rejected(bridge: Bridge) -> None:
-    """An ESCALATE (KR offshore distribution is unverified) is held for an operator; approval delivers
-    under the destination's conditions (US Rule 144 lock-up), rejection refunds (reason 4)."""
+    """An ESCALATE (KR offshore distribution is unverified) is held for an operator; the compliance officer's
+    signed approval (``dari transfers approve``, with the officer's own key) delivers under the destination's
+    conditions (US Rule 144 lock-up), the signed rejection refunds (reason 4); each decision is stored, logged
+    and named by its operation."""
     config = str(bridge.root / "dari.toml")
     [approved, rejected] = await bridge.bridge_out("Alice", 6, "ethereum", count=2)
     held = await bridge.wait([approved, rejected], {State.HELD})
@@ -105,7 +111,7 @@ async def test_escalated_transfer_is_held_then_approved_or_rejected(bridge: Brid
     listed = await dari(bridge, "transfers", "list", "--config", config, "--state", "held", "--json")
     assert approved in listed.stdout
     for action, op_id in (("approve", approved), ("reject", rejected)):
-        result = await dari(bridge, "transfers", action, "--config", config, op_id)
+        result = await dari(bridge, "transfers", action, "--config", config, op_id, "--reason", "reviewed offer")
         assert result.returncode == 0, result.stderr
     done = await bridge.wait([approved], {State.CONFIRMED})
     refunded = await bridge.wait([rejected], {State.REFUNDED})
@@ -117,7 +123,15 @@ async def test_escalated_transfer_is_held_then_approved_or_rejected(bridge: Brid
     wrapped = bridge.contract("WrappedSecurity", chain_id, bridge.manifest.securities[0].wrapped[str(chain_id)])
     wallet = bridge.investor("Alice").wallets[str(chain_id)].address
     assert await wrapped.functions.lockedUntil(wallet).call() == done[approved].locked_until
-    again = await dari(bridge, "transfers", "approve", "--config", config, approved)
+    for op_id, approve in ((approved, True), (rejected, False)):
+        digest = (await bridge.store.get(op_id)).payload["decision"]
+        document = await bridge.store.attestation(digest)
+        assert document is not None and "log" in document
+        decision = Attestation.parse(document).statement
+        assert isinstance(decision, OperatorDecision)
+        assert (decision.approve, decision.officer, decision.reason) == (approve, "officer-1", "reviewed offer")
+        assert digest not in await bridge.store.attestations_of(op_id)  # the attestors' statements only
+    again = await dari(bridge, "transfers", "approve", "--config", config, approved, "--reason", "again")
     assert again.returncode == 1  # a confirmed transfer cannot be approved again
 
 

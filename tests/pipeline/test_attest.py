@@ -1,6 +1,6 @@
 """The attest stage (`relayer.pipeline.attest.Attest`) over memory: approved operations and refunds get a
 threshold of real attestor signatures, appended to the transparency log and stored, and move on; refusals
-hold an approved operation for an operator and retry a refund; "not yet" retries; batches fly concurrently
+hold an approved operation or a refund for an operator; "not yet" retries; batches fly concurrently
 within `FLIGHTS` x `BATCH`, a fatal failure inside a flight fails the next pass, a transient one is logged
 and its operations fly again."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -48,7 +48,9 @@ from tests.support.pipeline import (
     TRUST,
     bridge_back,
     bridge_out,
+    decision_for,
     registration,
+    signed,
     walk,
 )  # fmt: skip
 
@@ -64,12 +66,14 @@ class GatedAttestors(MemoryAttestors):
     batches: list[int] = field(default_factory=list)
     error: BaseException | None = None
 
-    async def gather_many(self, requests: Sequence[tuple[Statement, Domain]]) -> list[Gathered]:
+    async def gather_many(
+        self, requests: Sequence[tuple[Statement, Domain]], contexts: Sequence[Mapping[str, Any] | None] = ()
+    ) -> list[Gathered]:
         self.batches.append(len(requests))
         await self.gate.wait()
         if self.error is not None:
             raise self.error
-        return await super().gather_many(requests)
+        return await super().gather_many(requests, contexts)
 
 
 class ReadCountingStore(MemoryOperationStore):
@@ -211,28 +215,35 @@ async def test_attestors_refusing_an_approved_operation_hold_it_for_an_operator(
     assert len(s.attestors.asked) == 1
 
 
-async def test_attestors_refusing_a_refund_retry_it_later() -> None:
-    s = Stage(MemoryAttestors(KEYS, threshold=2, refuse={"RefundAuthorization": "escrow busy"}))
+async def test_attestors_refusing_a_refund_hold_it_for_an_operator() -> None:
+    """The attestors decide again themselves: a refund they refuse (their rules would mint it, or they see
+    another reason) is not retried for ever but held, with no refund reason, for an officer to decide."""
+    s = Stage(MemoryAttestors(KEYS, threshold=2, refuse={"RefundAuthorization": "refund-not-decided"}))
     await walk(s.store, bridge_out(1), *REJECT)
     await s.pass_()
 
     op = await s.store.get("out-1")
-    later = s.clock.utc() + timedelta(seconds=backoff_seconds(1, "out-1"))
-    assert (op.state, op.attempts, op.next_attempt_at, op.attestation, op.reason) == (
-        State.REJECTED, 1, later, None, "sanctions-hit",
-    )  # fmt: skip
-    refusals = "att-1: escrow busy; att-2: escrow busy; att-3: escrow busy"
-    assert op.last_error == f"attestors refused the refund: refused: {refusals}"
+    assert (op.state, op.reason, op.reason_code, op.attestation) == (State.HELD, "attestors-refused", None, None)
+    refusals = "att-1: refund-not-decided; att-2: refund-not-decided; att-3: refund-not-decided"
+    assert (await s.store.history("out-1"))[-1]["detail"] == f"attestors refused: refused: {refusals}"
     assert s.log.size == 0
-
-    await s.pass_()  # not due yet
+    await s.pass_()  # held: never asked again
     assert len(s.attestors.asked) == 1
-    s.attestors.refuse.clear()
-    s.clock.now += 3600
+
+
+async def test_the_attestors_are_shown_the_signed_statements_the_decision_rests_on() -> None:
+    """Each request carries the KYC claim and the officer's decision its operation's payload names (as stored),
+    so that each attestor checks them and decides again itself; an operation naming none carries none."""
+    s = Stage(MemoryAttestors(KEYS, threshold=2))
+    claim, decision = signed(bridge_out(9)), decision_for(bridge_out(1))  # any stored attestations will do
+    await s.store.save_attestations([(claim, None), (decision, None)])
+    named = {"claim": "0x" + claim.digest.hex(), "decision": "0x" + decision.digest.hex()}
+    await walk(s.store, bridge_out(1), (Event.FINALIZED, {}), (Event.APPROVED, {"payload": named}))
+    await walk(s.store, bridge_out(2), *APPROVE)
     await s.pass_()
-    op = await s.store.get("out-1")
-    assert (op.state, op.attempts, op.next_attempt_at) == (State.REFUND_ATTESTED, 0, s.clock.utc())
-    assert len(s.attestors.asked) == 2
+    assert s.attestors.contexts == [
+        {"claim": claim.to_json(), "decision": decision.to_json()}, None,
+    ]  # fmt: skip
 
 
 async def test_not_yet_attested_is_retried_with_a_backoff() -> None:

@@ -421,6 +421,36 @@ async def test_wallet_link_of_a_verified_kr_professional_is_approved_with_its_st
     }  # fmt: skip
 
 
+async def test_registration_the_rules_only_hold_is_held_with_the_statement_an_approval_delivers() -> None:
+    """A US accredited investor: the US pack escalates every bridged security ("verification-required", a
+    rule without a verified source) and allows none, so the link is held (never a silent allow); the held
+    registration carries the statement an officer's approval delivers."""
+    h = Harness()
+    alice = member("Alice")
+    h.register_investor(alice)
+    op = await h.event(WalletLinked(h.ref(), registry_account(alice), ETHEREUM, wallet(alice)))
+    await h.run()
+    done = await h.get(op)
+    pack = ADAPTERS.packs["US"]
+    assert (done.state, done.reason) == (State.HELD, "verification-required")
+    assert done.decision == {
+        "holderId": holder_id(alice), "country": 840, "investorClass": 2, "validFrom": NOW,
+        "validUntil": NOW + 365 * DAY, "rulePackId": pack.id, "rulePackHash": pack.content_hash,
+    }  # fmt: skip
+
+
+async def test_registration_without_kyc_evidence_is_held_with_no_rule_pack() -> None:
+    h = Harness(kyc=KycBook())
+    minjun = member("Minjun")
+    h.register_investor(minjun)
+    op = await h.event(WalletLinked(h.ref(), registry_account(minjun), ETHEREUM, wallet(minjun)))
+    await h.run()
+    done = await h.get(op)
+    assert (done.state, done.reason) == (State.HELD, "kyc-missing")
+    assert done.decision is not None
+    assert (done.decision["rulePackId"], done.decision["rulePackHash"]) == (None, "0x" + "00" * 32)
+
+
 async def test_registration_of_an_unverified_investor_is_rejected() -> None:
     h = Harness()
     minjun = member("Minjun")

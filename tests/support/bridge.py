@@ -19,16 +19,23 @@ from web3.contract import AsyncContract
 from web3.exceptions import MismatchedABI
 from web3.logs import DISCARD
 
+from attestations.log import TransparencyLog
 from relayer.core.config import DATABASE_URL_ENV, Config, load_config
 from relayer.core.model import Operation, UnknownOperation
-from relayer.core.transfer_state import State
+from relayer.core.operator import OperatorRefused
+from relayer.core.signed import decisions_domain, signed_decision
+from relayer.core.transfer_state import Kind, OperatorAction, State
 from relayer.devtools.devnet import control
+from relayer.devtools.devnet.cast import officer_key
+from relayer.devtools.devnet.holders import SEED_REASON
 from relayer.devtools.devnet.manifest import InvestorEntry, Manifest
 from relayer.devtools.devnet.processes import ProcessTable, is_alive
 from relayer.edges.db import engine as db
+from relayer.edges.db.log_store import SqlLogStorage
 from relayer.edges.db.store import OperationStore
 from relayer.edges.evm.artifacts import Artifacts, load_artifacts
 from relayer.edges.evm.client import ChainClient, RevertDecoder
+from relayer.pipeline.operator import Operator
 from tests.support import postgres
 
 FINAL = {State.CONFIRMED, State.REFUNDED, State.DROPPED, State.REJECTED}
@@ -157,6 +164,25 @@ class Bridge:
     async def mine(self, chain_id: int, blocks: int) -> None:
         for _ in range(blocks):
             await self.clients[chain_id].rpc("evm_mine", [])
+
+    # --- the compliance officer ---------------------------------------------------------------
+
+    async def approve_held_registrations(self) -> list[str]:
+        """The devnet's officer approves, with a signed decision, every wallet link the rules hold (as `dari
+        devnet up` does for the seeded ones); the ids approved."""
+        log = TransparencyLog(SqlLogStorage(self.engine))
+        await log.load()
+        operator = Operator.from_config(self.config, self.store, time.time, log)
+        approved = []
+        for op in await self.store.find(state=State.HELD, kind=Kind.HOLDER_REGISTER, limit=10_000):
+            decision = signed_decision(
+                officer_key(), decisions_domain(self.config), op.source, approve=True, locked_until=0,
+                reason=SEED_REASON, now=int(time.time()),
+            )  # fmt: skip
+            with contextlib.suppress(OperatorRefused):  # it moved on meanwhile
+                await operator(op.id, OperatorAction.APPROVE, decision)
+                approved.append(op.id)
+        return approved
 
     # --- reading state -------------------------------------------------------------------------
 

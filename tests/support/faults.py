@@ -99,7 +99,8 @@ def nonce(operation_id: str) -> int:
 async def assert_exactly_once(bridge: Bridge, mints: list[str], refunds: list[str]) -> None:
     """INV-001/INV-002/INV-008 after a fault: each of ``mints`` minted once and never refunded, each of
     ``refunds`` refunded once and never minted, no nonce minted or refunded twice, every operation in
-    a final state, locked units equal to the wrapped supply, and `dari reconcile` balanced."""
+    a final state (the wallet links the rules hold approved by the devnet's officer), locked units equal to
+    the wrapped supply, and `dari reconcile` balanced."""
     minted, refunded = await source_nonces(bridge)
     assert [n for n, c in minted.items() if c > 1] == [], "a bridge-out was minted twice"
     assert [n for n, c in refunded.items() if c > 1] == [], "a bridge-out was refunded twice"
@@ -109,6 +110,7 @@ async def assert_exactly_once(bridge: Bridge, mints: list[str], refunds: list[st
     assert {nonce(i) for i in mints}.isdisjoint(refunded)
     deadline = asyncio.get_running_loop().time() + SETTLE_TIMEOUT
     while True:  # operations the faults sent into a retry backoff (seeded registrations, say) end too
+        await bridge.approve_held_registrations()  # the officer's part: a foreign holder's link held for review
         counts = await bridge.store.counts()
         open_ = {k: n for k, n in counts.items() if not is_final(Kind(k[0]), State(k[1]))}
         if not open_ or asyncio.get_running_loop().time() > deadline:

@@ -432,7 +432,11 @@ class MemoryAttestors:
         keys = sorted(self.keys, key=lambda k: int(k.public()["address"], 16))[: self.threshold]
         return [key.sign(digest) for key in keys]
 
-    async def gather_many(self, requests: Sequence[tuple[Statement, Domain]]) -> list[Gathered]:
+    async def gather_many(
+        self, requests: Sequence[tuple[Statement, Domain]], contexts: Sequence[Mapping[str, Any] | None] = ()
+    ) -> list[Gathered]:
+        shown = list(contexts) or [None] * len(requests)
+        self.contexts.extend(shown)
         return [self._answer(statement, domain) for statement, domain in requests]
 
     async def gather(

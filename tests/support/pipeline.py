@@ -9,12 +9,15 @@ from typing import Any
 from eth_utils.address import to_checksum_address
 
 from attestations.attestation import Attestation
+from attestations.eip712 import Domain
+from attestations.signing import AttestorKey
 from attestations.trust import TrustList
 from relayer.core.config import Config, RelayerConfig, SecretRef, parse_config
 from relayer.core.model import Operation, Source
+from relayer.core.signed import signed_decision
 from relayer.core.statements import statement_for
 from relayer.core.transfer_state import Event, Kind, State
-from relayer.devtools.devnet.cast import attestor_key
+from relayer.devtools.devnet.cast import attestor_key, officer_key
 from tests.support.memory import Clock, MemoryOperationStore
 
 REGISTRY, PUBLIC, OTHER = 820001, 31337, 31338
@@ -42,6 +45,9 @@ CONFIG: Config = parse_config({
 KEYS = [attestor_key(i) for i in ("att-1", "att-2", "att-3")]
 THRESHOLD_KEYS = sorted(KEYS, key=lambda k: int(k.public()["address"], 16))[:2]
 TRUST = TrustList.parse({"epoch": 1, "threshold": 2, "attestors": [k.public() for k in KEYS]})
+OFFICER = officer_key()
+OFFICERS = TrustList.parse({"epoch": 1, "threshold": 1, "attestors": [OFFICER.public()]})
+DECISIONS = Domain(REGISTRY, ESCROW)  # `relayer.core.signed.decisions_domain`
 
 Steps = tuple[tuple[Event, dict[str, Any]], ...]
 APPROVE: Steps = ((Event.FINALIZED, {}), (Event.APPROVED, {}))
@@ -87,6 +93,17 @@ async def walk(store: MemoryOperationStore, op: Operation, *steps: tuple[Event, 
     for event, fields in steps:
         await store.transition(op.id, event, **fields)
     return await store.get(op.id)
+
+
+def decision_for(
+    op: Operation, approve: bool = True, *, locked_until: int | None = None, key: AttestorKey = OFFICER
+) -> Attestation:
+    """The devnet officer's (or ``key``'s) signed decision about ``op``, approving with the lock-up ``op``
+    carries unless ``locked_until`` is given, or rejecting."""
+    kept = (op.locked_until or 0) if locked_until is None else locked_until
+    return signed_decision(
+        key, DECISIONS, op.source, approve=approve, locked_until=kept, reason="reviewed", now=1_800_000_000
+    )
 
 
 def signed(op: Operation) -> Attestation:

@@ -36,6 +36,7 @@ from relayer.devtools.bench.rpc import Rpc
 from relayer.devtools.bench.stats import RelayTimings, time_in_states
 from relayer.devtools.devnet import control
 from relayer.devtools.devnet.cast import DEPLOYER_KEY
+from relayer.devtools.devnet.holders import approve_seeded_holders
 from relayer.devtools.devnet.manifest import Manifest
 from relayer.devtools.devnet.processes import ProcessTable, is_alive
 from relayer.edges.chain.submitter import ordered_signatures
@@ -183,7 +184,9 @@ class _Bench:
         await self._transact(account, token, self._encode("SecurityToken", "approve", [escrow, transfers]))
 
         await control.start_relayer(self.root, env={**os.environ, DATABASE_URL_ENV: self.url})
-        self.progress("relayer started; waiting for the devnet's holder registrations")
+        self.progress("relayer started; the officer approves the held seeded registrations")
+        await approve_seeded_holders(self.root)
+        self.progress("waiting for the devnet's holder registrations")
         await self._wait(
             lambda counts: (
                 sum(n for (k, s), n in counts.items() if is_final(Kind(k), State(s))),

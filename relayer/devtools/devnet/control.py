@@ -30,6 +30,7 @@ from relayer.devtools.devnet.cast import (
     officer_key,
 )
 from relayer.devtools.devnet.deploy import RunningChain, deploy_and_seed
+from relayer.devtools.devnet.holders import approve_seeded_holders
 from relayer.devtools.devnet.manifest import ChainEntry, Manifest
 from relayer.devtools.devnet.processes import ProcessRecord, ProcessTable, is_alive
 from relayer.devtools.errors import DevnetError, DevnetRunning
@@ -233,7 +234,8 @@ async def start_relayer(
 
 async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manifest:
     """Starts the chains, deploys and seeds, writes the manifest and config, starts the attestors and
-    (unless ``relayer`` is False) the relayer; on failure nothing is left running."""
+    (unless ``relayer`` is False) the relayer, whose held seeded registrations the devnet's compliance officer
+    approves (`relayer.devtools.devnet.holders`); on failure nothing is left running."""
     layout = DevnetLayout(root)
     running = layout.processes.running()
     if running:
@@ -255,6 +257,8 @@ async def up(root: Path, *, block_time: int = 1, relayer: bool = True) -> Manife
             manifest = replace(manifest, api_url=f"http://127.0.0.1:{api_port}")
         manifest.write(layout.manifest)
         await start_daemons(root, relayer=relayer)
+        if relayer:
+            await approve_seeded_holders(root)
         return manifest
     except BaseException:
         layout.processes.stop_all()

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from attestations.attestation import Attestation
 from attestations.errors import AttestationError
 from attestations.keys import Ed25519Signer
 from attestations.kinds import ReconciliationReport
@@ -243,16 +244,13 @@ def authorized(handler: Handler) -> Handler:
     return check
 
 
-async def operator_action(request: web.Request) -> web.Response:
-    action = request.match_info["action"]
-    if action not in {a.value for a in OperatorAction}:
-        return error(404, "unknown action")
+async def _act(request: web.Request, action: OperatorAction, decision: Attestation | None) -> web.Response:
     operation_id = _operation_id(request.match_info["id"])
     act = request.app.get(OPERATOR)
     if act is None:
         return error(503, "operator actions are not available in this process")
     try:
-        moved = await act(operation_id, OperatorAction(action))
+        moved = await act(operation_id, action, decision)
     except UnknownOperation:
         return error(404, "unknown transfer")
     except OperatorRefused as exc:
@@ -260,11 +258,32 @@ async def operator_action(request: web.Request) -> web.Response:
     return web.json_response(moved.to_json())
 
 
-async def pause(request: web.Request) -> web.Response:
+async def retry(request: web.Request) -> web.Response:
+    return await _act(request, OperatorAction.RETRY, None)
+
+
+async def decide(request: web.Request) -> web.Response:
+    """Approve or reject: the body is the compliance officer's signed decision (it authenticates itself: no
+    bearer token), ``{"decision": <OperatorDecision attestation>}``."""
+    body = _json_body(await request.read())
+    if not isinstance(body, dict) or set(body) != {"decision"}:
+        raise BadInput('body: {"decision": <a compliance officer\'s signed OperatorDecision attestation>}')
+    try:
+        decision = Attestation.parse(body["decision"])
+    except AttestationError as exc:
+        raise BadInput(f"decision: {exc}") from None
+    return await _act(request, OperatorAction(request.match_info["decision"]), decision)
+
+
+def _json_body(raw: bytes) -> Any:
     try:  # JSON is UTF-8 (RFC 8259) whatever charset the request claims; nesting is bounded by MAX_BODY
-        body = json.loads(await request.read())
+        return json.loads(raw)
     except (ValueError, RecursionError):
         raise BadInput("a JSON body is required") from None
+
+
+async def pause(request: web.Request) -> web.Response:
+    body = _json_body(await request.read())
     if (
         not isinstance(body, dict)
         or body.get("direction") not in ("inbound", "outbound")
@@ -308,7 +327,8 @@ def build_app(
         app[PAUSER] = pauser
     for path, handler in ROUTES_GET.items():
         app.router.add_get(path, handler, allow_head=False)
-    app.router.add_post("/v1/transfers/{id}/{action}", authorized(operator_action))
+    app.router.add_post("/v1/transfers/{id}/retry", authorized(retry))
+    app.router.add_post("/v1/transfers/{id}/{decision:approve|reject}", decide)
     app.router.add_post("/v1/pause", authorized(pause))
     return app
 

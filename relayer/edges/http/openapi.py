@@ -11,14 +11,17 @@ HEX32 = {"type": "string", "pattern": "^0x[0-9a-fA-F]{64}$"}
 INT63 = 2**63 - 1  # the largest integer query parameter (a signed 64-bit database column)
 KINDS = [k.value for k in Kind]
 STATES = [s.value for s in State]
-# `Operation.to_json` (relayer/store.py): every field is always present; amounts are decimal strings
+# `Operation.to_json` (relayer/core/model.py): every field is always present; amounts are decimal strings;
+# kycClaim and operatorDecision are the digests of the signed statements a decision rests on
 OPERATION = {
     "id": "string", "kind": "string", "state": "string", "sourceChainId": "integer",
     "sourceNonce": ["integer", "null"], "destChainId": "integer", "securityId": ["string", "null"],
     "token": ["string", "null"], "sender": ["string", "null"], "recipient": ["string", "null"],
-    "amount": ["string", "null"], "sourceTxHash": "string", "sourceBlock": "integer", "destTxHash": ["string", "null"],
+    "amount": ["string", "null"], "sourceTxHash": "string", "sourceBlock": "integer",
+    "sourceLogIndex": "integer", "destTxHash": ["string", "null"],
     "reason": ["string", "null"], "reasonCode": ["integer", "null"], "lockedUntil": ["integer", "null"],
-    "decision": ["object", "null"], "attempts": "integer", "nextAttemptAt": ["string", "null"],
+    "decision": ["object", "null"], "kycClaim": ["string", "null"], "operatorDecision": ["string", "null"],
+    "attempts": "integer", "nextAttemptAt": ["string", "null"],
     "lastError": ["string", "null"], "createdAt": ["string", "null"], "updatedAt": ["string", "null"],
     "payload": "object",
 }  # fmt: skip
@@ -99,19 +102,46 @@ def document() -> dict[str, Any]:
             "/v1/transfers/{id}": _get(
                 "One transfer with its attestations and history", _json(_ref("Transfer")), [transfer_id]
             ),
-            "/v1/transfers/{id}/{action}": {
+            "/v1/transfers/{id}/retry": {
                 "post": {
-                    "summary": "Operator action on a held or stalled transfer",
+                    "summary": "Retry a held or stalled transfer now (held ones are decided again)",
                     "security": [{"bearer": []}],
-                    "parameters": [
-                        transfer_id,
-                        _path("action", {"type": "string", "enum": ["approve", "reject", "retry"]}),
-                    ],
+                    "parameters": [transfer_id],
                     "responses": {
                         "200": _json(_ref("Operation")),
                         "409": _json(_ref("Error"), "Not applicable in the transfer's state"),
                         **ERRORS,
                         **AUTH_ERRORS,
+                    },
+                }
+            },
+            "/v1/transfers/{id}/{decision}": {
+                "post": {
+                    "summary": "Approve or reject a held transfer with a compliance officer's signed decision "
+                    "(the signature authenticates it: no bearer token)",
+                    "parameters": [
+                        transfer_id,
+                        _path("decision", {"type": "string", "enum": ["approve", "reject"]}),
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["decision"],
+                                    "properties": {"decision": _ref("Attestation")},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json(_ref("Operation")),
+                        "409": _json(
+                            _ref("Error"),
+                            "Not applicable in the transfer's state, or the decision does not count for it",
+                        ),
+                        **ERRORS,
                     },
                 }
             },
