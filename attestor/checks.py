@@ -12,7 +12,8 @@ permanent), `NotFinal` (the event is not found or not final yet: ask again) or `
 - RefundAuthorization (domain: the registry escrow): a final BridgeOutRequested(nonce) with this token, sender
   and amount, not minted on its destination; and the rules (or an officer) reject it with this reason.
 - ReleaseAuthorization (domain: the registry escrow): a final BridgeBackRequested(nonce) on the source
-  chain's gateway with this holder, amount and recipient; securityId of its token.
+  chain's gateway with this holder and amount; securityId of its token; the recipient is the burner's own
+  registry address (the investor of the latest wallet link naming the holder), whatever the burn names.
 - HolderEligibility (domain: the public chain's holder registry): a final WalletLinkRequested for the wallet,
   still linked; the investor verified, with this id, country and class; the window within its KYC; and the
   rules (or an officer) register the wallet with exactly these fields, decided at validFrom (never before the
@@ -243,10 +244,15 @@ class Checker:
             BridgeBack, f"bridge-back {s.source_nonce} on chain {public.chain_id}",
         )  # fmt: skip
         _expect("holder-mismatch", "holder", s.holder, event.holder)
-        _expect("recipient-mismatch", "recipient", s.recipient, event.registry_recipient)
         _expect("amount-mismatch", "amount", s.amount, event.amount)
-        security_id = await self._security_id(public.chain_id, "WrappedSecurity", event.token)
+        security_id, link = await asyncio.gather(
+            self._security_id(public.chain_id, "WrappedSecurity", event.token),
+            self._latest_link(public.chain_id, s.holder),
+        )
         _expect("security-mismatch", "securityId", s.security_id, security_id)
+        if link is None:
+            raise Refused("burner-not-linked", f"no investor linked {s.holder} on chain {public.chain_id}")
+        _expect("recipient-not-burner", "recipient", s.recipient, link.investor)  # whomever the burn names
         return Claim(public.chain_id, s.source_nonce)
 
     async def _eligibility(self, s: HolderEligibility, domain: Domain, shown: Shown) -> Claim:

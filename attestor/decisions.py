@@ -120,11 +120,9 @@ class Rules:
     async def refund(
         self, reads: ChainReads, s: RefundAuthorization, event: BridgeOut, security_id: bytes, shown: Shown
     ) -> None:
-        """`Refused` unless the rules reject the bridge-out with ``s``'s reason, or an officer rejected it."""
-        if shown.decision is not None:
-            decision = self._decision(shown, event.ref, "")
-            if decision.approve:
-                raise Refused("operator-approved", f"officer {decision.officer} approved bridge-out {event.nonce}")
+        """`Refused` unless an officer rejected the bridge-out (reason ``operator-rejected``) or the rules reject
+        it with ``s``'s reason (an officer's earlier approval shown does not stand in their way)."""
+        if shown.decision is not None and not self._decision(shown, event.ref, "").approve:
             _reason(s, REFUND_REASONS["operator-rejected"])
             return
         outcome = await self._bridge_out(reads, event, security_id, shown)

@@ -36,7 +36,8 @@ HOLDER_VALIDITY_SECONDS = 365 * 24 * 3600
 @dataclass(frozen=True)
 class Outcome:
     """A decision: the event to apply, why, the decision record, the lock-up a mint carries, and what else
-    the operation learns (a bridge-back's security, a revocation's issue time in ``payload``)."""
+    the operation learns (a bridge-back's security and registry recipient, a revocation's issue time in
+    ``payload``)."""
 
     event: Event
     reason: str | None = None
@@ -44,6 +45,7 @@ class Outcome:
     locked_until: int | None = None
     security_id: str | None = None
     payload: Mapping[str, Any] | None = None
+    recipient: str | None = None
 
     @property
     def reason_code(self) -> int | None:
@@ -57,6 +59,8 @@ class Outcome:
         }  # fmt: skip
         if self.security_id is not None:
             found["security_id"] = self.security_id
+        if self.recipient is not None:
+            found["recipient"] = self.recipient
         if self.payload is not None:
             found["payload"] = dict(self.payload)
         return found
@@ -189,18 +193,25 @@ def registration_statement(facts: RegistrationFacts, pack: tuple[str, str] | Non
 
 @dataclass(frozen=True)
 class BridgeBackFacts:
-    """What the chains say about a bridge-back: its wrapped token's security and the registry recipient."""
+    """What the chains say about a bridge-back: its wrapped token's security, the burner's own registry address
+    (the investor whose latest wallet link names the burning wallet on its chain) and whether it is verified."""
 
     security_id: bytes  # WrappedSecurity.securityId() of the burned token
-    recipient_verified: bool  # InvestorRegistry.isVerified(registry recipient)
+    burner: str | None  # the investor of the latest WalletLinkRequested naming the burning wallet (None: none)
+    burner_verified: bool  # InvestorRegistry.isVerified(burner)
 
 
 def decide_bridge_back(facts: BridgeBackFacts) -> Outcome:
-    """Released to a verified registry investor; held for an operator otherwise."""
+    """Released to the burner's own registry address (whatever registry recipient the bridge-back names: a
+    locked-up holder cannot pass units to another investor this way), if verified; held otherwise."""
     security_id = "0x" + facts.security_id.hex()
-    if not facts.recipient_verified:
-        return Outcome(Event.ESCALATED, "registry-recipient-unverified", security_id=security_id)
-    return Outcome(Event.APPROVED, security_id=security_id)
+    if facts.burner is None:
+        return Outcome(Event.ESCALATED, "burner-not-linked", security_id=security_id)
+    if not facts.burner_verified:
+        return Outcome(
+            Event.ESCALATED, "registry-recipient-unverified", security_id=security_id, recipient=facts.burner
+        )
+    return Outcome(Event.APPROVED, security_id=security_id, recipient=facts.burner)
 
 
 @dataclass(frozen=True)

@@ -173,6 +173,11 @@ class ContractReads(Protocol):
         (zero: none)."""
         ...
 
+    async def linker(self, chain_id: int, wallet: str) -> str | None:
+        """The investor of the latest ``WalletLinks.WalletLinkRequested`` naming ``wallet`` on ``chain_id``
+        (checksummed), None when none did."""
+        ...
+
     async def registry_verified(self, account: str) -> bool:
         """InvestorRegistry.isVerified(account)."""
         ...

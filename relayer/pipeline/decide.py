@@ -108,11 +108,12 @@ class Decide:
             facts = await self._transfer_facts(op, views)
             return decide_bridge_out(facts, self.rules.adapters, self.rules.sanctions), _claim(facts.kyc)
         if op.kind == Kind.BRIDGE_BACK:
-            security_id, verified = await asyncio.gather(
+            security_id, burner = await asyncio.gather(
                 views.wrapped_security_id(op.source.chain_id, str(op.token)),
-                views.registry_verified(str(op.recipient)),
+                views.linker(op.source.chain_id, str(op.sender)),
             )
-            return decide_bridge_back(BridgeBackFacts(security_id, verified)), None
+            verified = burner is not None and await views.registry_verified(burner)
+            return decide_bridge_back(BridgeBackFacts(security_id, burner, verified)), None
         unsupported = decide_destination(op, self.public_chain_ids)
         if unsupported is not None:
             return unsupported, None

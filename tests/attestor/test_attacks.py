@@ -20,11 +20,12 @@ from typing import Any
 import aiohttp
 import pytest
 from eth_account import Account
+from web3.logs import DISCARD
 
 from attestations.attestation import Attestation
 from attestations.eip712 import Domain
 from attestations.keys import Ed25519Signer, Secp256k1Signer
-from attestations.kinds import HolderRevocation, KycClaim, Statement
+from attestations.kinds import HolderRevocation, KycClaim, ReleaseAuthorization, Statement
 from attestations.signing import AttestorKey, attest
 from attestor.checks import Checker
 from attestor.decisions import Rules, Shown
@@ -34,7 +35,7 @@ from attestor.requests import SignRequest
 from attestor.service import Attestor, recognizer, rpc_urls
 from attestor.topology import Topology
 from relayer.core.constants import EscrowStatus, RevokeReason
-from relayer.core.errors import AttestationRefused
+from relayer.core.errors import AttestationRefused, NotYetAttested
 from relayer.core.events import LogRef
 from relayer.core.records import EscrowRequest
 from relayer.core.signed import signing_key
@@ -295,6 +296,39 @@ async def test_attack_8_an_attestor_with_a_wiped_journal_signs_no_refund_of_an_a
     second = Domain(domain.chain_id, Account.create().address)
     status, body = await ask(env, "att-1", transfer_of(env, event), second, claim)
     assert (status, body["reason"]) == (409, "wrong-domain")
+
+
+async def test_a_bridge_back_naming_another_investor_is_released_only_to_the_burner(
+    env: Env, registry: ChainClient, artifacts: Artifacts, public: dict[str, ChainClient]
+) -> None:
+    """Passing units on through the bridge: a holder burns naming another investor as the registry recipient.
+    No attestor signs a release to that investor; the release they sign goes to the burner's own registry
+    address (nothing is stuck)."""
+    out = await bridge_out(env, registry, artifacts, "Minjun Kim", "ethereum", 3)
+    mint, domain = transfer_of(env, out), gateway_domain(env, "ethereum")
+    signatures = await gather(mint, domain, env.config.attestors, 2, context=shown(env.claim("Minjun")))
+    ethereum, minjun = public["ethereum"], env.investor("Minjun Kim")
+    holder = Account.from_key(minjun.wallets[str(env.public("ethereum").chain_id)].key)
+    gateway = ethereum.contract(artifacts.get("BridgeGateway"), env.public("ethereum").contracts["gateway"])
+    await ethereum.transact(gateway.functions.mint(mint.as_tuple(), [s.secp256k1 for s in signatures]), holder)
+    lena = env.investor("Lena Fischer").registry_address
+    wrapped = env.security.wrapped[str(env.public("ethereum").chain_id)]
+    receipt = await ethereum.transact(gateway.functions.bridgeBack(wrapped, 2, lena), holder)
+    [burn] = gateway.events.BridgeBackRequested().process_receipt(receipt, errors=DISCARD)
+    release = ReleaseAuthorization(
+        env.public("ethereum").chain_id, burn["args"]["nonce"], mint.security_id, holder.address, lena, 2
+    )
+    to_burner = replace(release, recipient=minjun.registry_address)
+    deadline = asyncio.get_running_loop().time() + 20
+    while True:  # two confirmations at one block per second
+        try:
+            signed = await gather(to_burner, env.escrow_domain, env.config.attestors, 2)
+            break
+        except NotYetAttested:
+            assert asyncio.get_running_loop().time() < deadline, "the burn never became final for the attestors"
+            await asyncio.sleep(0.3)
+    assert len(signed) == 2
+    assert await refused_by_all(env, release, env.escrow_domain) == {"recipient-not-burner"}
 
 
 async def test_a_malicious_relayer_gets_no_threshold_for_what_the_rules_do_not_allow(

@@ -44,7 +44,7 @@ from attestor.journal import Journal, JournalEntry
 from attestor.requests import MAX_BATCH, MAX_BATCH_BYTES, parse_sign_request
 from attestor.topology import PublicChain, Topology
 from relayer.core.config import AttestorConfig
-from relayer.core.constants import BRIDGE_BACK
+from relayer.core.constants import BRIDGE_BACK, WALLET_LINKED
 from relayer.core.errors import AttestationRefused, NotYetAttested
 from relayer.core.events import BridgeBack, BridgeOut
 from relayer.devtools.devnet.cast import (
@@ -229,8 +229,8 @@ async def test_an_attested_refund_is_usable_and_then_no_transfer_is_signed(
 
 @pytest.mark.integration
 async def test_release_of_a_real_bridge_back_is_signed_and_a_fake_one_refused(env: Env, artifacts: Artifacts) -> None:
-    """INV-003: a release is signed only for a final burn on the stated gateway, for its holder, recipient
-    and amount."""
+    """INV-003: a release is signed only for a final burn on the stated gateway, for its holder and amount, to
+    the burner's own registry address."""
     rollup = env.public("rollup")
     member = env.investor("Wei Tan")
     wallet = member.wallets[str(rollup.chain_id)]
@@ -266,7 +266,8 @@ async def test_release_of_a_real_bridge_back_is_signed_and_a_fake_one_refused(en
 
     fakes: list[tuple[ReleaseAuthorization, int, str]] = [
         (replace(release, amount=60), 409, "amount-mismatch"),
-        (replace(release, recipient=wallet.address), 409, "recipient-mismatch"),
+        (replace(release, recipient=wallet.address), 409, "recipient-not-burner"),
+        (replace(release, recipient=env.investor("Minjun Kim").registry_address), 409, "recipient-not-burner"),
         (replace(release, holder=member.registry_address), 409, "holder-mismatch"),
         (replace(release, security_id=b"\x07" * 32), 409, "security-mismatch"),
         (replace(release, source_chain_id=env.public("ethereum").chain_id), 425, "not-found"),
@@ -568,7 +569,13 @@ class FakeChain:
         return 1_700_000_000 + number if number in self._hashes else None
 
     async def logs(self, chain_id: int, address: str, topics: Any, to_block: int) -> list[Mapping[str, Any]]:
-        return [log for log in self._logs if log["topics"][: len(topics)] == list(topics)]
+        def matches(log: Mapping[str, Any]) -> bool:
+            found = log["topics"]
+            return log["address"].lower() == address.lower() and all(
+                want is None or (i < len(found) and found[i] == want) for i, want in enumerate(topics)
+            )
+
+        return [log for log in self._logs if matches(log)]
 
     async def call(
         self, chain_id: int, contract: str, address: str, function: str, *args: Any, block: int | None = None
@@ -579,10 +586,21 @@ class FakeChain:
 GATEWAY = "0x" + "22" * 20
 TOKEN = "0x" + "33" * 20
 HOLDER = "0x" + "44" * 20
+WALLET_LINKS = "0x" + "12" * 20
 
 
 def _word(value: int) -> str:
     return "0x" + value.to_bytes(32, "big").hex()
+
+
+def _link_log(chain_id: int, wallet: str) -> dict[str, Any]:
+    """WalletLinks.WalletLinkRequested: ``wallet`` linked on ``chain_id`` by the investor ``wallet`` (as a burner's
+    own registry address)."""
+    return {
+        "address": WALLET_LINKS, "blockNumber": hex(3), "blockHash": "0x" + "cd" * 32,
+        "transactionHash": "0x" + "ef" * 32, "logIndex": "0x0", "removed": False,
+        "topics": [WALLET_LINKED, _word(int(wallet, 16)), _word(chain_id), _word(int(wallet, 16))], "data": "0x",
+    }  # fmt: skip
 
 
 def _burn_log(nonce: int, block: int, block_hash: str, removed: bool = False) -> dict[str, Any]:
@@ -607,9 +625,10 @@ def _burn_log(nonce: int, block: int, block_hash: str, removed: bool = False) ->
 async def test_release_needs_a_final_canonical_burn(
     head: int, hashes: dict[int, str], removed: bool, outcome: str | None
 ) -> None:
-    topology = Topology(1, 0, "0x" + "11" * 20, "0x" + "12" * 20, "0x" + "13" * 20,
+    topology = Topology(1, 0, "0x" + "11" * 20, WALLET_LINKS, "0x" + "13" * 20,
                         {5: PublicChain(5, 2, GATEWAY, "0x" + "14" * 20)})  # fmt: skip
-    checker = Checker(topology, FakeChain([_burn_log(7, 10, "0xaa", removed)], head, hashes))
+    logs = [_burn_log(7, 10, "0xaa", removed), _link_log(5, HOLDER)]
+    checker = Checker(topology, FakeChain(logs, head, hashes))
     release = ReleaseAuthorization(5, 7, b"\x09" * 32, HOLDER, HOLDER, 6)
     domain = Domain(1, topology.escrow)
     if outcome is None:

@@ -183,18 +183,29 @@ def test_a_holder_statement_for_any_other_chain_is_rejected(dest: int) -> None:
 # --- decide_bridge_back -----------------------------------------------------------------------------------
 
 
-def test_bridge_back_to_a_verified_investor_is_approved_with_its_security() -> None:
-    outcome = decide_bridge_back(BridgeBackFacts(bytes.fromhex("ab" * 32), recipient_verified=True))
-    assert outcome == Outcome(Event.APPROVED, security_id="0x" + "ab" * 32)
+BURNER = "0x" + "b0" * 20
+
+
+def test_bridge_back_is_released_to_the_burners_own_verified_registry_address() -> None:
+    outcome = decide_bridge_back(BridgeBackFacts(bytes.fromhex("ab" * 32), BURNER, burner_verified=True))
+    assert outcome == Outcome(Event.APPROVED, security_id="0x" + "ab" * 32, recipient=BURNER)
     assert outcome.columns() == {
         "decision": None, "reason": None, "reason_code": None, "locked_until": None, "security_id": "0x" + "ab" * 32,
+        "recipient": BURNER,
     }  # fmt: skip
 
 
-def test_bridge_back_to_an_unverified_investor_is_held_and_still_learns_its_security() -> None:
-    outcome = decide_bridge_back(BridgeBackFacts(bytes.fromhex("ab" * 32), recipient_verified=False))
-    assert outcome == Outcome(Event.ESCALATED, "registry-recipient-unverified", security_id="0x" + "ab" * 32)
+def test_bridge_back_of_an_unverified_burner_is_held_and_still_learns_its_security() -> None:
+    outcome = decide_bridge_back(BridgeBackFacts(bytes.fromhex("ab" * 32), BURNER, burner_verified=False))
+    assert outcome == Outcome(
+        Event.ESCALATED, "registry-recipient-unverified", security_id="0x" + "ab" * 32, recipient=BURNER
+    )
     assert outcome.reason_code is None
+
+
+def test_bridge_back_from_a_wallet_no_investor_linked_is_held() -> None:
+    outcome = decide_bridge_back(BridgeBackFacts(bytes.fromhex("ab" * 32), None, burner_verified=False))
+    assert outcome == Outcome(Event.ESCALATED, "burner-not-linked", security_id="0x" + "ab" * 32)
 
 
 # --- decide_revocation ------------------------------------------------------------------------------------

@@ -76,15 +76,23 @@ async def test_bridge_out_mints_on_each_public_chain(bridge: Bridge) -> None:
 
 
 async def test_bridge_back_releases_on_the_registry(bridge: Bridge) -> None:
-    """INV-003: a burn on a public chain is released once on the registry, after its confirmations."""
+    """INV-003: a burn on a public chain is released once on the registry, after its confirmations, to the
+    burner's own registry address even when the burn names another investor (no passing units on that way)."""
     [out] = await bridge.bridge_out("Minjun", 4, "ethereum")
     await bridge.wait([out], {State.CONFIRMED})
-    balance, locked = await bridge.registry_balance("Minjun"), await bridge.locked()
+    balance, locked, lena = (
+        await bridge.registry_balance("Minjun"),
+        await bridge.locked(),
+        await bridge.registry_balance("Lena"),
+    )
     back = await bridge.bridge_back("Minjun", 3, "ethereum")
-    done = await bridge.wait([back], {State.CONFIRMED})
+    elsewhere = await bridge.bridge_back("Minjun", 1, "ethereum", to="Lena")
+    done = await bridge.wait([back, elsewhere], {State.CONFIRMED})
     assert done[back].kind.value == "bridge-back"
-    assert await bridge.registry_balance("Minjun") == balance + 3
-    assert await bridge.locked() == locked - 3
+    assert done[elsewhere].recipient == bridge.investor("Minjun").registry_address
+    assert await bridge.registry_balance("Minjun") == balance + 4
+    assert await bridge.registry_balance("Lena") == lena
+    assert await bridge.locked() == locked - 4
 
 
 async def test_ineligible_recipient_is_refunded_with_reason(bridge: Bridge) -> None:

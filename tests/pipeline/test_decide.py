@@ -371,10 +371,13 @@ async def test_bridge_out_to_a_sanctioned_holder_is_rejected_as_a_sanctions_hit(
 # --- bridge-back ------------------------------------------------------------------------------------------
 
 
-async def bridge_back(h: Harness, who: CastMember) -> Operation:
+async def bridge_back(h: Harness, who: CastMember, recipient: CastMember | None = None) -> Operation:
+    """``who`` burns on ethereum naming ``recipient``'s registry address (default: their own); ``who``'s wallet
+    was linked by ``who``."""
     ref = h.ref(ETHEREUM)
-    event = BridgeBack(ref, 3, WRAPPED, wallet(who), 4, registry_account(who))
+    event = BridgeBack(ref, 3, WRAPPED, wallet(who), 4, registry_account(recipient or who))
     h.reads.wrapped[(ETHEREUM, WRAPPED)] = HBS.security_id
+    h.reads.linkers[(ETHEREUM, wallet(who).lower())] = registry_account(who)
     return await h.event(event)
 
 
@@ -386,9 +389,22 @@ async def test_bridge_back_to_a_verified_registry_investor_is_approved_and_learn
     assert op.security_id is None
     await h.run()
     done = await h.get(op)
-    assert (done.id, done.state, done.security_id, done.reason, done.reason_code) == (
-        "31337-3", State.APPROVED, SECURITY_ID, None, None,
+    assert (done.id, done.state, done.security_id, done.reason, done.reason_code, done.recipient) == (
+        "31337-3", State.APPROVED, SECURITY_ID, None, None, registry_account(minjun),
     )  # fmt: skip
+
+
+async def test_a_bridge_back_naming_another_investor_is_released_to_the_burner() -> None:
+    """A locked-up holder cannot pass units to another investor by naming them as the registry recipient:
+    the release goes to the burner's own registry address."""
+    h = Harness()
+    minjun, lena = member("Minjun"), member("Lena")
+    h.reads.verified.update({registry_account(minjun).lower(), registry_account(lena).lower()})
+    op = await bridge_back(h, minjun, recipient=lena)
+    assert op.recipient == registry_account(lena)
+    await h.run()
+    done = await h.get(op)
+    assert (done.state, done.recipient) == (State.APPROVED, registry_account(minjun))
 
 
 async def test_bridge_back_to_an_unverified_registry_investor_is_held() -> None:

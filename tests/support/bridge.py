@@ -145,7 +145,10 @@ class Bridge:
             ids.append(f"{self.registry}-{event['args']['nonce']}")
         return ids
 
-    async def bridge_back(self, who: str, amount: int, chain: str = "ethereum", security: int = 0) -> str:
+    async def bridge_back(
+        self, who: str, amount: int, chain: str = "ethereum", security: int = 0, to: str | None = None
+    ) -> str:
+        """``who`` burns ``amount`` on ``chain`` naming ``to``'s registry address (default: their own)."""
         investor = self.investor(who)
         chain_id = self.chain_id(chain)
         account: LocalAccount = Account.from_key(investor.wallets[str(chain_id)].key)
@@ -156,7 +159,7 @@ class Bridge:
         )
         wrapped = self.manifest.securities[security].wrapped[str(chain_id)]
         receipt = await self.clients[chain_id].transact(
-            gateway.functions.bridgeBack(wrapped, amount, investor.registry_address), account
+            gateway.functions.bridgeBack(wrapped, amount, self.investor(to or who).registry_address), account
         )
         [event] = gateway.events.BridgeBackRequested().process_receipt(receipt, errors=DISCARD)
         return f"{chain_id}-{event['args']['nonce']}"

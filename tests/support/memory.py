@@ -291,6 +291,7 @@ class MemoryContractReads:
     verified: set[str] = field(default_factory=set)  # registry accounts
     block_times: dict[tuple[int, int], int] = field(default_factory=dict)  # (chain, block) -> its timestamp
     anchors: dict[bytes, bytes] = field(default_factory=dict)  # investor id -> the anchored claim's digest
+    linkers: dict[tuple[int, str], str] = field(default_factory=dict)  # (chain, wallet) -> its latest linker
     default_block_time: int = 1_800_000_000  # of every other block (the memory Clock's default time)
     reads: int = 0
 
@@ -312,6 +313,10 @@ class MemoryContractReads:
     async def claim_anchor(self, investor_id: bytes) -> bytes:
         self.reads += 1
         return self.anchors.get(investor_id, ZERO32)
+
+    async def linker(self, chain_id: int, wallet: str) -> str | None:
+        self.reads += 1
+        return self.linkers.get((chain_id, wallet.lower()))
 
     async def registry_verified(self, account: str) -> bool:
         self.reads += 1

@@ -7,11 +7,14 @@ import asyncio
 from typing import Any
 
 from relayer.core.config import Config
+from relayer.core.constants import WALLET_LINKED
 from relayer.core.errors import DariError, RpcUnavailable
+from relayer.core.events import WalletLinked
 from relayer.core.memo import MemoReads
 from relayer.core.ports import ChainReads
 from relayer.core.records import HolderEntry, Investor
 from relayer.edges.evm.abi import checksum_address
+from relayer.edges.evm.logs import address_topic, events_of, uint_topic
 
 
 class ContractViews:
@@ -62,6 +65,16 @@ class ContractViews:
     async def claim_anchor(self, investor_id: bytes) -> bytes:
         digest, _sequence = await self._registry_call("InvestorRegistry", "investorRegistry", "claimOf", investor_id)
         return bytes(digest)
+
+    async def linker(self, chain_id: int, wallet: str) -> str | None:
+        registry = self._registry.chain_id
+        address = self._registry.contracts.get("walletLinks")
+        if address is None:
+            raise DariError("the registry has no walletLinks configured")
+        topics = [WALLET_LINKED, None, uint_topic(chain_id), address_topic(wallet)]
+        logs = await self._reads.logs(registry, address, topics, await self._reads.head(registry))
+        links = events_of(registry, logs, WalletLinked, address)
+        return checksum_address(links[-1].investor) if links else None
 
     async def registry_verified(self, account: str) -> bool:
         return bool(await self._registry_call("InvestorRegistry", "investorRegistry", "isVerified", account))
